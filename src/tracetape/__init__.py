@@ -1,0 +1,122 @@
+"""tracetape: a flight recorder for GenAI agents.
+
+Example:
+    >>> import tracetape
+    >>> tape = tracetape.open()
+    >>> graph.invoke(inputs, config={"callbacks": [tape.langchain()]})
+    >>> tape.flush()
+    >>> tape.traces()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracetape.capture.manual import span
+from tracetape.errors import (
+    FlushError,
+    IntegrationMissingError,
+    NotFoundError,
+    SchemaVersionError,
+    TapeCorruptError,
+    TapeError,
+    TapeLockedError,
+    TracetapeError,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from tracetape.inspect.trace import Trace
+    from tracetape.tape import Tape
+
+__all__ = [
+    "FlushError",
+    "IntegrationMissingError",
+    "NotFoundError",
+    "SchemaVersionError",
+    "Tape",
+    "TapeCorruptError",
+    "TapeError",
+    "TapeLockedError",
+    "Trace",
+    "TracetapeError",
+    "instrument",
+    "open",
+    "span",
+    "uninstrument",
+]
+
+_instrumented: list[Any] = []
+
+
+def open(
+    path: str | Path | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    otlp: bool | None = None,
+    capture_content: bool | None = None,
+) -> Tape:
+    """Open (creating if needed) the tape at ``path``.
+
+    Args:
+        path: the DuckDB file; default ``$TRACETAPE_PATH`` or ``./.tracetape/tape.duckdb``.
+        tracer_provider: record through the user's own provider instead of a private one.
+        otlp: also export over OTLP/HTTP (``OTEL_EXPORTER_OTLP_*`` variables).
+        capture_content: False records metadata and metrics but no message content.
+
+    Example:
+        >>> tape = tracetape.open("runs/tape.duckdb")
+    """
+    from tracetape.tape import open_tape
+
+    return open_tape(
+        path, tracer_provider=tracer_provider, otlp=otlp, capture_content=capture_content
+    )
+
+
+def instrument(tape: Tape | None = None) -> Tape:
+    """Record every LangChain / LangGraph run in this process into ``tape``.
+
+    Idempotent; `uninstrument` undoes it. Returns the tape (opened by default).
+
+    Example:
+        >>> tape = tracetape.instrument()
+        >>> graph.invoke(inputs)          # recorded, no callback passed
+    """
+    from tracetape.capture.manual import set_default_recorder
+
+    target = tape if tape is not None else open()
+    set_default_recorder(target.recorder)
+    try:
+        from tracetape.capture.langchain._inject import instrument_langchain
+    except ImportError:
+        pass
+    else:
+        instrument_langchain(target.langchain())
+    _instrumented[:] = [target]
+    return target
+
+
+def uninstrument() -> None:
+    """Stop recording runs that were not given ``tape.langchain()`` explicitly."""
+    try:
+        from tracetape.capture.langchain._inject import uninstrument_langchain
+    except ImportError:
+        pass
+    else:
+        uninstrument_langchain()
+    _instrumented.clear()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Tape":
+        from tracetape.tape import Tape
+
+        return Tape
+    if name == "Trace":
+        from tracetape.inspect.trace import Trace
+
+        return Trace
+    raise AttributeError(f"module 'tracetape' has no attribute {name!r}")

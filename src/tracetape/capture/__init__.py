@@ -1,0 +1,1 @@
+"""Framework events -> OpenTelemetry spans. Imports `tracetape.spans`, never the store."""

@@ -1,0 +1,85 @@
+"""Tool-call attributes: name, description, arguments, result, call id, error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tracetape.spans import semconv
+from tracetape.spans.encode import dumps, to_jsonable
+from tracetape.spans.recorder import Recorder
+
+
+def start_attributes(
+    serialized: Mapping[str, Any] | None,
+    input_str: str,
+    inputs: Mapping[str, Any] | None,
+    tool_call_id: str | None,
+    name: str,
+    recorder: Recorder,
+    blobs: dict[str, str],
+) -> dict[str, Any]:
+    """Attributes known when a tool starts; the arguments are also kept whole for replay."""
+    attrs: dict[str, Any] = {semconv.TOOL_NAME: name, semconv.TOOL_TYPE: "function"}
+    description = (serialized or {}).get("description")
+    if description:
+        attrs[semconv.TOOL_DESCRIPTION] = str(description)[:4000]
+    if tool_call_id:
+        attrs[semconv.TOOL_CALL_ID] = tool_call_id
+    arguments = to_jsonable(inputs if inputs is not None else input_str)
+    if not recorder.settings.capture_content:
+        return attrs
+    text = dumps(arguments)
+    recorder.display(semconv.TOOL_CALL_ARGUMENTS, text, attrs)
+    digest = recorder.content.put(text, blobs)
+    if digest is None:
+        attrs[semconv.REPLAYABLE] = False
+    else:
+        attrs[semconv.REPLAY_INPUT] = dumps([digest])
+    return attrs
+
+
+def _serialise_output(output: Any) -> tuple[Any, Any]:
+    """(display value, replay payload) of a tool's output (a ToolMessage or any value)."""
+    message_type = getattr(output, "type", None)
+    if message_type == "tool" and hasattr(output, "content"):
+        from langchain_core.load import dumpd
+
+        return to_jsonable(output.content), to_jsonable(dumpd(output))
+    return to_jsonable(output), to_jsonable(output)
+
+
+def end_attributes(output: Any, recorder: Recorder, blobs: dict[str, str]) -> dict[str, Any]:
+    """The tool's result, displayed and kept whole for replay."""
+    attrs: dict[str, Any] = {}
+    status = getattr(output, "status", None)
+    if status == "error":
+        attrs[semconv.ERROR_TYPE] = "ToolMessage.status=error"
+    if not recorder.settings.capture_content:
+        return attrs
+    shown, payload = _serialise_output(output)
+    recorder.display(semconv.TOOL_CALL_RESULT, shown, attrs)
+    digest = recorder.content.put(dumps(payload), blobs)
+    if digest is None:
+        attrs[semconv.REPLAYABLE] = False
+    else:
+        attrs[semconv.REPLAY_OUTPUT] = dumps([digest])
+    return attrs
+
+
+def current_tool_schema() -> dict[str, Any]:
+    """Argument schema of the tool whose run() is executing (set by `_inject`)."""
+    from tracetape.capture.langchain._inject import current_tool
+
+    tool = current_tool.get()
+    if tool is None:
+        return {}
+    schema_of = getattr(tool, "tool_call_schema", None)
+    schema: Any = None
+    if schema_of is not None and hasattr(schema_of, "model_json_schema"):
+        schema = schema_of.model_json_schema()
+    elif isinstance(getattr(tool, "args", None), dict):
+        schema = tool.args
+    if schema is None:
+        return {}
+    return {semconv.TOOL_ARGS_SCHEMA: dumps(to_jsonable(schema))}

@@ -1,0 +1,53 @@
+"""The tracetape exception tree.
+
+```
+TracetapeError
+ ├── TapeError                  something about the tape file itself
+ │    ├── TapeLockedError       another process held the file past the timeout
+ │    ├── TapeCorruptError      the file is not a readable DuckDB tape
+ │    ├── SchemaVersionError    the tape was written by a newer tracetape
+ │    └── FlushError            recorded spans could not be made durable
+ ├── NotFoundError              an id that is not on the tape
+ └── IntegrationMissingError    an extra (langchain, llamaindex, otlp) is not installed
+```
+
+Errors raised *inside* recording never reach user code (see `tracetape._safety`); these
+are raised by the explicit calls a user makes: `open`, `flush`, `trace`, `sql`.
+"""
+
+from __future__ import annotations
+
+
+class TracetapeError(Exception):
+    """Base class of every error tracetape raises on purpose."""
+
+
+class TapeError(TracetapeError):
+    """Something is wrong with the tape file or its spool folder."""
+
+
+class TapeLockedError(TapeError):
+    """Another process held the tape's DuckDB file for longer than the timeout."""
+
+
+class TapeCorruptError(TapeError):
+    """The file exists but is not a readable DuckDB tape."""
+
+
+class SchemaVersionError(TapeError):
+    """The tape was written by a newer tracetape whose schema this one does not know."""
+
+
+class FlushError(TapeError):
+    """Recorded spans could not be written; they are kept and retried."""
+
+
+class NotFoundError(TracetapeError, KeyError):
+    """An id (trace, span, run, environment) that the tape does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+class IntegrationMissingError(TracetapeError, ImportError):
+    """An optional integration was used without its extra installed."""

@@ -1,0 +1,1 @@
+"""Reading tapes back: Trace objects, DataFrames and renderings."""

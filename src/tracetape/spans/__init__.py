@@ -1,0 +1,1 @@
+"""The boundary between capture and store: OpenTelemetry spans and what they carry."""

@@ -1,0 +1,68 @@
+"""What capture needs from a tape: a tracer, the content store and the settings.
+
+Capture code receives a `Recorder` and knows nothing of DuckDB.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Tracer
+
+from tracetape.settings import Settings
+from tracetape.spans import semconv
+from tracetape.spans.content import ContentStore
+from tracetape.spans.encode import dumps, limit_json
+
+# The innermost span tracetape's capture opened in this context (a LangChain run, a
+# LlamaIndex span). Callback systems do not make their runs the ambient OpenTelemetry
+# span, so user spans and nested frameworks look here too.
+current_capture_span: contextvars.ContextVar[Span | None] = contextvars.ContextVar(
+    "tracetape_capture_span", default=None
+)
+
+
+@dataclass
+class Recorder:
+    """The handle capture code records through."""
+
+    tracer: Tracer
+    content: ContentStore
+    settings: Settings
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def display(self, key: str, value: Any, attrs: dict[str, Any]) -> None:
+        """Put JSON ``value`` under ``key``, cut to the display limit (marked when cut)."""
+        text = value if isinstance(value, str) else dumps(value)
+        text, cut = limit_json(text, self.settings.max_display_chars)
+        attrs[key] = text
+        if cut:
+            truncated = attrs.get(semconv.TRUNCATED)
+            attrs[semconv.TRUNCATED] = (*truncated, key) if isinstance(truncated, tuple) else (key,)
+
+
+def ambient_parent() -> Context | None:
+    """The context a new root span should nest under: the latest-started live span.
+
+    Either the user's own OpenTelemetry span (any provider) or the innermost span
+    tracetape's capture opened in this context.
+    """
+    otel_span = trace.get_current_span()
+    capture_span = current_capture_span.get()
+    otel_ok = otel_span.get_span_context().is_valid
+    capture_ok = capture_span is not None and capture_span.is_recording()
+    if capture_ok and otel_ok and capture_span is not otel_span:
+        capture_start = getattr(capture_span, "start_time", 0) or 0
+        otel_start = getattr(otel_span, "start_time", 0) or 0
+        chosen = capture_span if capture_start >= otel_start else otel_span
+    elif capture_ok:
+        chosen = capture_span
+    elif otel_ok:
+        chosen = otel_span
+    else:
+        return None
+    return trace.set_span_in_context(chosen, Context())

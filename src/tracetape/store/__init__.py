@@ -1,0 +1,1 @@
+"""The DuckDB tape: spool segments, folded tables and the public views."""

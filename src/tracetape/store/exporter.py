@@ -1,0 +1,91 @@
+"""The tape as an OpenTelemetry span exporter: spans -> spool segments -> DuckDB.
+
+`TapeSpanExporter.export` never touches the DuckDB file: it writes one Parquet segment
+(plus one of the payload blobs the spans carried) and returns. `tick`, called by the
+background writer thread, folds the spool into DuckDB when the file lock is free.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from tracetape.store import connection, fold, spool
+from tracetape.store.arrow import environment_table, spans_table
+
+logger = logging.getLogger("tracetape")
+
+
+class TapeSpanExporter(SpanExporter):
+    """Writes spans into a tape's spool and folds the spool into its DuckDB file.
+
+    Args:
+        path: the tape's DuckDB file.
+        environment: this process's environment snapshot, written once.
+        fold_interval: seconds between attempts to fold the spool into DuckDB.
+    """
+
+    def __init__(
+        self, path: Path, environment: dict[str, Any], *, fold_interval: float = 2.0
+    ) -> None:
+        self.path = path
+        self.spool = spool.spool_dir(path)
+        self.environment = environment
+        self.fold_interval = fold_interval
+        self.segments_written = 0
+        self._environment_written = False
+        self._last_fold = time.monotonic()
+        self._fold_lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        try:
+            span_table, blob_table = spans_table(spans)
+            if not self._environment_written:
+                spool.write_segment(self.spool, "environments", environment_table(self.environment))
+                self._environment_written = True
+            if blob_table.num_rows:
+                # Blobs first: a reader that sees a span can always find its payloads.
+                spool.write_segment(self.spool, "blobs", blob_table)
+            spool.write_segment(self.spool, "spans", span_table)
+            self.segments_written += 1
+        except OSError as exc:
+            logger.debug("tracetape: spool write failed: %s", exc)
+            raise
+        return SpanExportResult.SUCCESS
+
+    def tick(self) -> None:
+        """Fold the spool into DuckDB if it is time and nobody else holds the file."""
+        if time.monotonic() - self._last_fold < self.fold_interval:
+            return
+        if not spool.segments(self.spool, "spans"):
+            self._last_fold = time.monotonic()
+            return
+        self.fold(timeout=None)
+
+    def fold(self, timeout: float | None) -> int:
+        """Fold every finished segment now. Returns span rows folded (0 if the file was held)."""
+        with self._fold_lock:
+            self._last_fold = time.monotonic()
+            with connection.writing(self.path, timeout) as con:
+                if con is None:
+                    return 0
+                return fold.fold_into(con, self.spool)
+
+    def after_fork(self) -> None:
+        """A forked child writes its own segments; its environment is its parent's."""
+        self._fold_lock = threading.Lock()
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True

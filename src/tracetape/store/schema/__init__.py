@@ -1,0 +1,1 @@
+"""Versioned schema of the tape: raw tables, forward-only migrations, stable views."""

@@ -1,0 +1,108 @@
+"""Raw tables (private, may change with `SCHEMA_VERSION`) and the Arrow shape of segments."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pyarrow as pa
+
+SCHEMA_VERSION: Final = 1
+
+TS = pa.timestamp("us", tz="UTC")
+
+SPAN_SCHEMA: Final = pa.schema(
+    [
+        ("trace_id", pa.string()),
+        ("span_id", pa.string()),
+        ("parent_span_id", pa.string()),
+        ("name", pa.string()),
+        ("kind", pa.string()),
+        ("operation", pa.string()),
+        ("start_time", TS),
+        ("end_time", TS),
+        ("duration_ms", pa.float64()),
+        ("status", pa.string()),
+        ("status_message", pa.string()),
+        ("error_type", pa.string()),
+        ("model", pa.string()),
+        ("provider", pa.string()),
+        ("tool_name", pa.string()),
+        ("input", pa.string()),
+        ("output", pa.string()),
+        ("attributes", pa.string()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("run_id", pa.string()),
+        ("environment_id", pa.string()),
+        ("replay_of", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("replayable", pa.bool_()),
+        ("pid", pa.int64()),
+    ]
+)
+
+BLOB_SCHEMA: Final = pa.schema(
+    [("hash", pa.string()), ("content", pa.string()), ("size", pa.int64())]
+)
+
+ENVIRONMENT_SCHEMA: Final = pa.schema(
+    [
+        ("environment_id", pa.string()),
+        ("taken_at", TS),
+        ("python", pa.string()),
+        ("platform", pa.string()),
+        ("git_commit", pa.string()),
+        ("git_dirty_hash", pa.string()),
+        ("container_image", pa.string()),
+        ("snapshot", pa.string()),
+    ]
+)
+
+SEGMENT_SCHEMAS: Final[dict[str, pa.Schema]] = {
+    "spans": SPAN_SCHEMA,
+    "blobs": BLOB_SCHEMA,
+    "environments": ENVIRONMENT_SCHEMA,
+}
+"""Spool sub-folder -> Arrow schema of its Parquet segments."""
+
+TABLES: Final[dict[str, str]] = {
+    "spans": "_spans",
+    "blobs": "_blobs",
+    "environments": "_environments",
+}
+"""Spool sub-folder -> raw DuckDB table it folds into."""
+
+_DUCK_TYPES: Final[dict[str, str]] = {
+    "string": "VARCHAR",
+    "int64": "BIGINT",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "timestamp[us, tz=UTC]": "TIMESTAMPTZ",
+    "list<item: string>": "VARCHAR[]",
+}
+
+JSON_COLUMNS: Final = frozenset({"input", "output", "attributes", "snapshot"})
+
+
+def create_table_sql(table: str, schema: pa.Schema) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for an Arrow schema (JSON columns typed JSON)."""
+    cols = ", ".join(
+        f"{field.name} {'JSON' if field.name in JSON_COLUMNS else _DUCK_TYPES[str(field.type)]}"
+        for field in schema
+    )
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
+
+
+def base_ddl() -> list[str]:
+    """Every statement that creates schema version 1 from nothing."""
+    return [
+        "CREATE TABLE IF NOT EXISTS _meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        "CREATE TABLE IF NOT EXISTS _folded (segment VARCHAR, folded_at TIMESTAMPTZ)",
+        create_table_sql("_spans", SPAN_SCHEMA),
+        create_table_sql("_blobs", BLOB_SCHEMA),
+        create_table_sql("_environments", ENVIRONMENT_SCHEMA),
+    ]
+
+
+MIGRATIONS: Final[dict[int, list[str]]] = {}
+"""from_version -> statements that bring a tape to from_version + 1 (forward only)."""

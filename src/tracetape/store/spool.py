@@ -1,0 +1,69 @@
+"""The spool: a folder of Parquet segments beside the tape, one writer file at a time.
+
+Every recording process appends here without touching the DuckDB file, so another
+process holding that file (a notebook, a second agent) never delays a recording. Each
+segment is written under a temporary name and renamed into place, so readers never
+see half a file. Folding (`tracetape.store.fold`) moves segments into DuckDB tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tracetape.store.schema.tables import SEGMENT_SCHEMAS
+
+SCHEMA_FILE = "_schema.parquet"
+_counter = itertools.count()
+
+
+def spool_dir(tape_path: Path) -> Path:
+    """``.tracetape/tape.duckdb`` -> ``.tracetape/tape.spool``."""
+    return tape_path.with_name(tape_path.stem + ".spool")
+
+
+def ensure(spool: Path) -> None:
+    """Create the spool folders, each with an empty segment that fixes its schema."""
+    for folder, schema in SEGMENT_SCHEMAS.items():
+        path = spool / folder
+        path.mkdir(parents=True, exist_ok=True)
+        marker = path / SCHEMA_FILE
+        if not marker.exists():
+            _write_atomic(schema.empty_table(), marker)
+
+
+def _write_atomic(table: pa.Table, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd", compression_level=1)
+    os.replace(tmp, target)
+
+
+def write_segment(spool: Path, folder: str, table: pa.Table) -> Path:
+    """Write ``table`` as a new segment of ``folder``; returns its path."""
+    name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):06d}.parquet"
+    target = spool / folder / name
+    try:
+        _write_atomic(table, target)
+    except FileNotFoundError:
+        ensure(spool)
+        _write_atomic(table, target)
+    return target
+
+
+def segments(spool: Path, folder: str) -> list[Path]:
+    """Finished segments of ``folder``, oldest first (the schema file excluded)."""
+    path = spool / folder
+    try:
+        names = sorted(
+            entry.name
+            for entry in os.scandir(path)
+            if entry.name.endswith(".parquet") and not entry.name.startswith(("_", "."))
+        )
+    except FileNotFoundError:
+        return []
+    return [path / name for name in names]

@@ -1,0 +1,220 @@
+"""`Tape`: the one composition root. Thin methods that delegate to the layers."""
+
+from __future__ import annotations
+
+import atexit
+import importlib.metadata
+import logging
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+from tracetape._safety import report
+from tracetape.capture.manual import default_recorder, set_default_recorder
+from tracetape.errors import FlushError, IntegrationMissingError, NotFoundError, TapeError
+from tracetape.inspect.trace import Trace
+from tracetape.settings import Settings
+from tracetape.spans.content import ContentStore
+from tracetape.spans.environment import snapshot
+from tracetape.spans.pipeline import DurableBatchProcessor, build_provider, environment_resource
+from tracetape.spans.recorder import Recorder
+from tracetape.store import connection
+from tracetape.store.exporter import TapeSpanExporter
+
+logger = logging.getLogger("tracetape")
+
+try:
+    _VERSION = importlib.metadata.version("tracetape")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree
+    _VERSION = "0.0.0"
+
+_open_tapes: weakref.WeakSet[Tape] = weakref.WeakSet()
+
+
+class Tape:
+    """A tape: where spans are recorded and read back.
+
+    Get one with `tracetape.open()`.
+
+    Example:
+        >>> tape = tracetape.open("runs/tape.duckdb")
+        >>> graph.invoke(inputs, config={"callbacks": [tape.langchain()]})
+        >>> tape.flush()
+        >>> tape.sql("select name, duration_ms from spans where kind = 'llm'")
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        otlp: bool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.path = settings.path
+        connection.create_or_upgrade(self.path, settings.lock_timeout)
+        self.environment = snapshot()
+        self._exporter = TapeSpanExporter(self.path, self.environment)
+        self._processor = DurableBatchProcessor(
+            self._exporter,
+            max_queue=settings.queue_spans,
+            batch_size=settings.batch_spans,
+            interval=settings.flush_interval,
+        )
+        processors: list[SpanProcessor] = [self._processor]
+        if otlp if otlp is not None else settings.otlp:
+            processors.append(_otlp_processor())
+        if tracer_provider is None:
+            self._provider = build_provider(
+                processors, environment_resource(self.environment["environment_id"])
+            )
+            self._owns_provider = True
+        else:
+            for processor in processors:
+                tracer_provider.add_span_processor(processor)
+            self._provider = tracer_provider
+            self._owns_provider = False
+        self.recorder = Recorder(
+            tracer=self._provider.get_tracer("tracetape", _VERSION),
+            content=ContentStore(settings.max_blob_bytes),
+            settings=settings,
+        )
+        self._handler: Any = None
+        self._handler_lock = threading.Lock()
+        self._flushed = 0
+        self._closed = False
+        set_default_recorder(self.recorder)
+        _open_tapes.add(self)
+
+    def __repr__(self) -> str:
+        return f"Tape({str(self.path)!r})"
+
+    # -- recording ---------------------------------------------------------------------
+    def langchain(self) -> Any:
+        """The LangChain callback handler recording into this tape (one per tape).
+
+        Example:
+            >>> graph.invoke(x, config={"callbacks": [tape.langchain()]})
+        """
+        with self._handler_lock:
+            if self._handler is None:
+                try:
+                    from tracetape.capture.langchain import TracetapeCallbackHandler
+                    from tracetape.capture.langchain._inject import ensure_patched
+                except ImportError as exc:
+                    raise IntegrationMissingError(
+                        "tape.langchain() needs langchain-core: pip install 'tracetape[langchain]'"
+                    ) from exc
+                ensure_patched()
+                self._handler = TracetapeCallbackHandler(self.recorder)
+            return self._handler
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Block until everything recorded so far is durable on disk.
+
+        Returns the number of spans written since the previous flush. Raises
+        `FlushError` if some could not be written (they stay queued and are retried).
+        """
+        self._processor.force_flush(int(timeout * 1000))
+        pending = self._processor.pending()
+        if pending:
+            raise FlushError(
+                f"{pending} spans could not be written to {self.path} "
+                f"({self._processor.last_error}); they stay queued and are retried"
+            )
+        try:
+            self._exporter.fold(timeout=None)
+        except TapeError as exc:
+            logger.debug("tracetape: fold deferred: %s", exc)
+        written = self._processor.written - self._flushed
+        self._flushed = self._processor.written
+        return written
+
+    def close(self) -> None:
+        """Flush and stop recording into this tape."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.flush()
+            self._exporter.fold(timeout=min(self.settings.lock_timeout, 5.0))
+        finally:
+            if self._owns_provider:
+                self._provider.shutdown()
+            if default_recorder() is self.recorder:
+                set_default_recorder(None)
+
+    # -- reading -----------------------------------------------------------------------
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run read-only SQL over the public views; returns a DataFrame.
+
+        Example:
+            >>> tape.sql("select name from spans where kind = ?", ["tool"])
+        """
+        with connection.reading(self.path, self.settings.lock_timeout) as con:
+            return con.execute(query, params or []).df()
+
+    def traces(self, limit: int = 50) -> pd.DataFrame:
+        """One row per trace, newest first."""
+        return self.sql("SELECT * FROM traces ORDER BY start_time DESC LIMIT ?", [limit])
+
+    def trace(self, trace_id: str) -> Trace:
+        """One recorded trace as a `Trace` (span tree, DataFrames, text rendering)."""
+        spans = self.sql(
+            "SELECT * FROM spans WHERE trace_id = ? ORDER BY start_time, span_id", [trace_id]
+        )
+        if spans.empty:
+            raise NotFoundError(f"no trace {trace_id!r} on {self.path}")
+        return Trace(trace_id, spans)
+
+    def span(self, span_id: str) -> dict[str, Any]:
+        """One recorded span as a dict of its columns."""
+        rows = self.sql("SELECT * FROM spans WHERE span_id = ?", [span_id])
+        if rows.empty:
+            raise NotFoundError(f"no span {span_id!r} on {self.path}")
+        return rows.iloc[0].to_dict()
+
+
+def _otlp_processor() -> SpanProcessor:
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError as exc:
+        raise IntegrationMissingError(
+            "OTLP export needs: pip install 'tracetape[otlp]'"
+        ) from exc
+    return BatchSpanProcessor(OTLPSpanExporter())
+
+
+def open_tape(
+    path: str | Path | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    otlp: bool | None = None,
+    capture_content: bool | None = None,
+) -> Tape:
+    """Open (creating if needed) a tape. See `tracetape.open`."""
+    settings = Settings.from_env()
+    if path is not None:
+        settings = settings.with_path(Path(path))
+    if capture_content is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, capture_content=capture_content)
+    return Tape(settings, tracer_provider=tracer_provider, otlp=otlp)
+
+
+def _close_all_at_exit() -> None:
+    for tape in list(_open_tapes):
+        try:
+            tape.close()
+        except Exception as exc:
+            report("atexit.close", exc)
+
+
+atexit.register(_close_all_at_exit)
