@@ -157,7 +157,11 @@ class Tape:
             >>> tape.sql("select name from spans where kind = ?", ["tool"])
         """
         with connection.reading(self.path, self.settings.lock_timeout) as con:
-            return con.execute(query, params or []).df()
+            # Through Arrow: DuckDB's own pandas path warns under pandas 3.
+            relation = con.sql(query, params=params or None)
+            if relation is None:  # a statement without a result
+                return pd.DataFrame()
+            return relation.to_arrow_table().to_pandas()
 
     def traces(self, limit: int = 50) -> pd.DataFrame:
         """One row per trace, newest first."""
