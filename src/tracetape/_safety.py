@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
@@ -91,7 +91,7 @@ def guard(where: str) -> Callable[[Callable[P, R]], Callable[P, R | None]]:
 
 
 @contextmanager
-def boundary(where: str) -> Iterator[None]:
+def boundary(where: str) -> Generator[None, None, None]:
     """Context-manager form of `guard`, for blocks inside a larger function."""
     try:
         yield

@@ -3,18 +3,23 @@
 Read once per `Settings.from_env()` call; `tracetape.open()` takes explicit arguments
 that win over the environment.
 
-| variable | default | meaning |
-| --- | --- | --- |
-| TRACETAPE_PATH | ./.tracetape/tape.duckdb | the tape file `open()` uses when given no path |
-| TRACETAPE_STRICT | 0 | 1 re-raises tracetape's own internal errors (the test suite turns it on) |
-| TRACETAPE_CAPTURE_CONTENT | 1 | 0 records no message/tool/document content, only metadata and metrics |
-| TRACETAPE_MAX_DISPLAY_CHARS | 16384 | longest JSON kept for one displayed input/output/attribute (marked when cut) |
-| TRACETAPE_MAX_BLOB_BYTES | 16777216 | longest payload kept whole for replay (larger: span marked not replayable) |
-| TRACETAPE_QUEUE_SPANS | 8192 | spans held in memory before the recording thread writes them to disk itself |
-| TRACETAPE_BATCH_SPANS | 2048 | spans per spool segment written by the background thread |
-| TRACETAPE_FLUSH_INTERVAL | 0.5 | seconds between background writes |
-| TRACETAPE_LOCK_TIMEOUT | 30 | seconds a reader waits for a tape another process holds |
-| TRACETAPE_OTLP | 0 | 1 also exports every span over OTLP/HTTP (endpoint from OTEL_EXPORTER_OTLP_*) |
+Variables (default in brackets):
+
+- ``TRACETAPE_PATH`` [./.tracetape/tape.duckdb]: the tape `open()` uses without a path.
+- ``TRACETAPE_STRICT`` [0]: 1 re-raises tracetape's internal errors (tests turn it on).
+- ``TRACETAPE_CAPTURE_CONTENT`` [1]: 0 records no message, tool or document content,
+  only metadata and metrics.
+- ``TRACETAPE_MAX_DISPLAY_CHARS`` [16384]: longest JSON kept for one displayed input,
+  output or attribute (a cut value says so).
+- ``TRACETAPE_MAX_BLOB_BYTES`` [16 MiB]: longest payload kept whole for replay; a larger
+  one marks its span not replayable.
+- ``TRACETAPE_QUEUE_SPANS`` [8192]: spans held in memory before the thread that ends a
+  span writes the queue to disk itself.
+- ``TRACETAPE_BATCH_SPANS`` [2048]: spans per spool segment.
+- ``TRACETAPE_FLUSH_INTERVAL`` [0.5]: seconds between background writes.
+- ``TRACETAPE_LOCK_TIMEOUT`` [30]: seconds a reader waits for a tape another process holds.
+- ``TRACETAPE_OTLP`` [0]: 1 also exports every span over OTLP/HTTP (endpoint and headers
+  from the standard ``OTEL_EXPORTER_OTLP_*`` variables).
 """
 
 from __future__ import annotations

@@ -28,10 +28,13 @@ from tracetape.store.exporter import TapeSpanExporter
 
 logger = logging.getLogger("tracetape")
 
-try:
-    _VERSION = importlib.metadata.version("tracetape")
-except importlib.metadata.PackageNotFoundError:  # running from a source tree
-    _VERSION = "0.0.0"
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("tracetape")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "0.0.0"
+
 
 _open_tapes: weakref.WeakSet[Tape] = weakref.WeakSet()
 
@@ -80,7 +83,7 @@ class Tape:
             self._provider = tracer_provider
             self._owns_provider = False
         self.recorder = Recorder(
-            tracer=self._provider.get_tracer("tracetape", _VERSION),
+            tracer=self._provider.get_tracer("tracetape", _version()),
             content=ContentStore(settings.max_blob_bytes),
             settings=settings,
         )
@@ -159,7 +162,7 @@ class Tape:
         with connection.reading(self.path, self.settings.lock_timeout) as con:
             # Through Arrow: DuckDB's own pandas path warns under pandas 3.
             relation = con.sql(query, params=params or None)
-            if relation is None:  # a statement without a result
+            if relation is None:  # pyright: ignore[reportUnnecessaryComparison] - DDL returns None
                 return pd.DataFrame()
             return relation.to_arrow_table().to_pandas()
 
@@ -189,9 +192,7 @@ def _otlp_processor() -> SpanProcessor:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError as exc:
-        raise IntegrationMissingError(
-            "OTLP export needs: pip install 'tracetape[otlp]'"
-        ) from exc
+        raise IntegrationMissingError("OTLP export needs: pip install 'tracetape[otlp]'") from exc
     return BatchSpanProcessor(OTLPSpanExporter())
 
 
@@ -217,7 +218,7 @@ def _close_all_at_exit() -> None:
     for tape in list(_open_tapes):
         try:
             tape.close()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - never fail the interpreter's exit
             report("atexit.close", exc)
 
 

@@ -89,9 +89,9 @@ def test_tool_that_raises_is_an_error_span(tape):
     # ToolNode turns the error into a ToolMessage for the model by default.
     assert out["messages"][-1].content == "sorry"
     tape.flush()
-    row = tape.sql(
-        "select status, error_type, status_message from spans where kind = 'tool'"
-    ).iloc[0]
+    row = tape.sql("select status, error_type, status_message from spans where kind = 'tool'").iloc[
+        0
+    ]
     assert row.status == "error"
     assert row.error_type == "ValueError"
     assert "cannot: x" in row.status_message
@@ -157,9 +157,7 @@ async def test_async_gather_and_astream_events(tape):
 
     async def run(i: int) -> str:
         agent = react_agent(weather_model(i), [lookup])
-        out = await agent.ainvoke(
-            {"messages": [("user", str(i))]}, config={"callbacks": [handler]}
-        )
+        out = await agent.ainvoke({"messages": [("user", str(i))]}, config={"callbacks": [handler]})
         return out["messages"][-1].content
 
     answers = await asyncio.gather(*(run(i) for i in range(20, 26)))
@@ -174,7 +172,10 @@ async def test_async_gather_and_astream_events(tape):
     ]
     assert any(e["event"] == "on_tool_end" for e in events)
     agent = react_agent(weather_model(31), [lookup])
-    chunks = [c async for c in agent.astream({"messages": [("user", "y")]}, config={"callbacks": [handler]})]
+    chunks = [
+        c
+        async for c in agent.astream({"messages": [("user", "y")]}, config={"callbacks": [handler]})
+    ]
     assert chunks
     tape.flush()
     assert len(tape.traces()) == 8

@@ -76,9 +76,7 @@ def test_agent_trace_nests_under_the_users_active_otel_span(tape):
     provider = TracerProvider()
     tracer = provider.get_tracer("user-app")
     with tracer.start_as_current_span("http-request") as outer:
-        make_agent().invoke(
-            {"messages": [("user", "x")]}, config={"callbacks": [tape.langchain()]}
-        )
+        make_agent().invoke({"messages": [("user", "x")]}, config={"callbacks": [tape.langchain()]})
     tape.flush()
     ctx = outer.get_span_context()
     root = tape.sql("select trace_id, parent_span_id from spans where kind = 'graph'").iloc[0]

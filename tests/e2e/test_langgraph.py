@@ -103,9 +103,7 @@ def test_conditional_edges_and_subgraphs_nest_under_their_nodes(tape):
     route = tape.sql("select count(*) from spans where name = 'route'").iloc[0, 0]
     assert route == 1
     # The root graph span holds the graph's input and output.
-    root = tape.sql(
-        "select input, output, status from spans where parent_span_id is null"
-    ).iloc[0]
+    root = tape.sql("select input, output, status from spans where parent_span_id is null").iloc[0]
     assert json.loads(root.input) == {"value": 1, "log": []}
     assert json.loads(root.output)["value"] == 200
     assert root.status == "ok"

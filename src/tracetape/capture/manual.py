@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar, overload
 
+from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
@@ -68,9 +69,7 @@ class UserSpan:
 
 
 @contextmanager
-def _span_cm(
-    name: str, attributes: Mapping[str, Any] | None, kind: str
-) -> Iterator[UserSpan]:
+def _span_cm(name: str, attributes: Mapping[str, Any] | None, kind: str) -> Generator[UserSpan, None, None]:
     recorder = default_recorder()
     if recorder is None:
         yield UserSpan(None, None)
@@ -94,7 +93,7 @@ def _span_cm(
         yield UserSpan(None, None)
         return
     token = current_capture_span.set(span)
-    otel_token = trace.context_api.attach(trace.set_span_in_context(span))
+    otel_token = context_api.attach(trace.set_span_in_context(span))
     try:
         yield UserSpan(span, recorder)
     except BaseException as exc:
@@ -103,7 +102,7 @@ def _span_cm(
         span.record_exception(exc)
         raise
     finally:
-        trace.context_api.detach(otel_token)
+        context_api.detach(otel_token)
         current_capture_span.reset(token)
         span.end()
 
@@ -143,7 +142,9 @@ class _SpanFactory:
 
 
 @overload
-def span(name: str, *, attributes: Mapping[str, Any] | None = None, kind: str = ...) -> _SpanFactory: ...
+def span(
+    name: str, *, attributes: Mapping[str, Any] | None = None, kind: str = ...
+) -> _SpanFactory: ...
 @overload
 def span(name: Callable[..., Any]) -> Callable[..., Any]: ...
 def span(

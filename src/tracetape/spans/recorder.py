@@ -55,11 +55,12 @@ def ambient_parent() -> Context | None:
     capture_span = current_capture_span.get()
     otel_ok = otel_span.get_span_context().is_valid
     capture_ok = capture_span is not None and capture_span.is_recording()
-    if capture_ok and otel_ok and capture_span is not otel_span:
+    chosen: Span
+    if capture_span is not None and capture_ok and otel_ok and capture_span is not otel_span:
         capture_start = getattr(capture_span, "start_time", 0) or 0
         otel_start = getattr(otel_span, "start_time", 0) or 0
         chosen = capture_span if capture_start >= otel_start else otel_span
-    elif capture_ok:
+    elif capture_span is not None and capture_ok:
         chosen = capture_span
     elif otel_ok:
         chosen = otel_span

@@ -23,7 +23,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from tracetape._safety import attempt, guard
-from tracetape.capture.langchain import langgraph, llm, prompts, retrievers, tools
+from tracetape.capture.langchain import langgraph, llm, retrievers, tools
+from tracetape.capture.langchain import prompts as prompt_capture
 from tracetape.capture.langchain._compat import control_flow_kind, interrupt_values
 from tracetape.capture.langchain.io import io_json, replay_payload
 from tracetape.capture.langchain.messages import MessageCodec, encode_history
@@ -219,7 +220,11 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         if kwargs.get("run_type") == "prompt":
             kind = kinds.PROMPT
             attrs.update(
-                attempt("prompt.start", lambda: prompts.start_attributes(serialized, inputs, self.recorder), {})
+                attempt(
+                    "prompt.start",
+                    lambda: prompt_capture.start_attributes(serialized, inputs, self.recorder),
+                    {},
+                )
             )
         elif langgraph.is_node(name, tags, meta):
             kind = kinds.NODE
@@ -260,7 +265,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
 
         def attrs(run: _Run) -> dict[str, Any]:
             if run.kind == kinds.PROMPT:
-                return prompts.end_attributes(outputs, self.recorder)
+                return prompt_capture.end_attributes(outputs, self.recorder)
             out: dict[str, Any] = {}
             if self.recorder.settings.capture_content:
                 self.recorder.display(semconv.OUTPUT, io_json(outputs, self.codec), out)
@@ -295,7 +300,9 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         meta = metadata or {}
         params = kwargs.get("invocation_params") or {}
         attrs = attempt(
-            "llm.request", lambda: llm.request_attributes(serialized, params, meta, self.recorder), {}
+            "llm.request",
+            lambda: llm.request_attributes(serialized, params, meta, self.recorder),
+            {},
         )
         attrs.update(attempt("langgraph.meta", lambda: langgraph.attributes(meta, False), {}))
         blobs: dict[str, str] = {}
@@ -307,14 +314,16 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         if not whole:
             attrs[semconv.REPLAYABLE] = False
         name = str(kwargs.get("name") or _serialized_name(serialized) or "chat")
-        run = self._start(run_id, parent_run_id, name, kinds.LLM, attrs, meta, tags, SpanKind.CLIENT)
+        run = self._start(
+            run_id, parent_run_id, name, kinds.LLM, attrs, meta, tags, SpanKind.CLIENT
+        )
         run.blobs.update(blobs)
 
     @guard("langchain.on_llm_start")
     def on_llm_start(
         self,
         serialized: dict[str, Any] | None,
-        prompts_: list[str] | None = None,
+        prompts: list[str],
         *,
         run_id: UUID,
         parent_run_id: UUID | None = None,
@@ -322,11 +331,13 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        prompt_list = prompts_ if prompts_ is not None else kwargs.pop("prompts", [])
+        prompt_list = prompts
         meta = metadata or {}
         params = kwargs.get("invocation_params") or {}
         attrs = attempt(
-            "llm.request", lambda: llm.request_attributes(serialized, params, meta, self.recorder), {}
+            "llm.request",
+            lambda: llm.request_attributes(serialized, params, meta, self.recorder),
+            {},
         )
         attrs[semconv.OPERATION_NAME] = "text_completion"
         if self.recorder.settings.capture_content:
@@ -337,11 +348,22 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         digest = self.recorder.content.put(dumps(to_jsonable(prompt_list)), run_blobs)
         attrs[semconv.REPLAY_INPUT] = dumps([digest] if digest else [])
         name = str(kwargs.get("name") or _serialized_name(serialized) or "llm")
-        run = self._start(run_id, parent_run_id, name, kinds.LLM, attrs, meta, tags, SpanKind.CLIENT)
+        run = self._start(
+            run_id, parent_run_id, name, kinds.LLM, attrs, meta, tags, SpanKind.CLIENT
+        )
         run.blobs.update(run_blobs)
 
     @guard("langchain.on_llm_new_token")
-    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_new_token(
+        self,
+        token: str | list[str | dict[str, Any]],
+        *,
+        chunk: Any = None,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         run = self._runs.get(run_id)
         if run is not None and run.first_token_ns is None:
             run.first_token_ns = time.perf_counter_ns()
@@ -399,7 +421,13 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         attrs = attempt(
             "tool.start",
             lambda: tools.start_attributes(
-                serialized, input_str, inputs, kwargs.get("tool_call_id"), name, self.recorder, blobs
+                serialized,
+                input_str,
+                inputs,
+                kwargs.get("tool_call_id"),
+                name,
+                self.recorder,
+                blobs,
             ),
             {semconv.TOOL_NAME: name},
         )

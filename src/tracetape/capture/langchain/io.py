@@ -25,8 +25,11 @@ def io_json(value: Any, codec: MessageCodec, depth: int = 0) -> str:
             for k, v in items
         )
         return "{" + body + "}"
-    if depth < 4 and isinstance(value, list | tuple) and value and any(
-        isinstance(v, BaseMessage) for v in value[:_MAX_ITEMS]
+    if (
+        depth < 4
+        and isinstance(value, list | tuple)
+        and value
+        and any(isinstance(v, BaseMessage) for v in value[:_MAX_ITEMS])
     ):
         return "[" + ",".join(io_json(v, codec, depth + 1) for v in value[:_MAX_ITEMS]) + "]"
     return dumps(to_jsonable(value))
@@ -38,5 +41,5 @@ def replay_payload(value: Any) -> str | None:
 
     try:
         return dumps(to_jsonable(dumpd(value)))
-    except Exception:
+    except (TypeError, ValueError, AttributeError, RecursionError):
         return dumps(to_jsonable(value))
