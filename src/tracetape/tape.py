@@ -16,7 +16,13 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tracetape._safety import report
 from tracetape.capture.manual import default_recorder, set_default_recorder
-from tracetape.errors import FlushError, IntegrationMissingError, NotFoundError, TapeError
+from tracetape.errors import (
+    FlushError,
+    IntegrationMissingError,
+    NotFoundError,
+    TapeError,
+    TapeLockedError,
+)
 from tracetape.inspect.trace import Trace
 from tracetape.settings import Settings
 from tracetape.spans.content import ContentStore
@@ -60,7 +66,9 @@ class Tape:
     ) -> None:
         self.settings = settings
         self.path = settings.path
-        connection.create_or_upgrade(self.path, settings.lock_timeout)
+        # Another process holding the file must not stop recording: the first fold
+        # that gets it creates or upgrades the schema instead.
+        connection.create_or_upgrade(self.path, settings.lock_timeout, defer_if_held=True)
         self.environment = snapshot()
         self._exporter = TapeSpanExporter(self.path, self.environment)
         self._processor = DurableBatchProcessor(
@@ -145,7 +153,11 @@ class Tape:
         self._closed = True
         try:
             self.flush()
-            self._exporter.fold(timeout=min(self.settings.lock_timeout, 5.0))
+            try:
+                self._exporter.fold(timeout=min(self.settings.lock_timeout, 1.0))
+            except TapeLockedError:
+                # The spans are durable in the spool and visible; a later fold moves them.
+                logger.debug("tracetape: %s is held by another process; fold deferred", self.path)
         finally:
             if self._owns_provider:
                 self._provider.shutdown()

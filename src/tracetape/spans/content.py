@@ -4,11 +4,17 @@ Capture hands each payload (a serialised message, a tool result, a document list
 `ContentStore.put`, which returns its hash. The first span of this process that carries a
 payload also carries its text in the ``tracetape.blobs`` attribute; later spans carry
 only the hash. So a conversation of N turns costs O(N) payload bytes, not O(N²).
+
+Memory stays bounded in a long-lived process: the store remembers at most
+``max_remembered`` hashes (least recently used go first; a forgotten payload is only
+sent once more, and folding keeps one copy per hash) and never holds payload text.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 
 from tracetape.spans.encode import content_hash
@@ -19,10 +25,15 @@ _MAX_REMEMBERED = 200_000
 class ContentStore:
     """Remembers which payload hashes this process has already sent with a span."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_remembered: int = _MAX_REMEMBERED) -> None:
         self.max_bytes = max_bytes
+        self.max_remembered = max_remembered
         self._sent: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+        _stores.add(self)
+
+    def __len__(self) -> int:
+        return len(self._sent)
 
     def put(self, text: str, pending: dict[str, str]) -> str | None:
         """Hash ``text``; add it to ``pending`` unless already sent. None if too large."""
@@ -41,10 +52,24 @@ class ContentStore:
         with self._lock:
             for digest in hashes:
                 self._sent[digest] = None
-            while len(self._sent) > _MAX_REMEMBERED:
+            while len(self._sent) > self.max_remembered:
                 self._sent.popitem(last=False)
 
     def forget(self) -> None:
         """Forget everything sent (a forked child starts afresh)."""
         with self._lock:
             self._sent.clear()
+
+
+_stores: weakref.WeakSet[ContentStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # Another thread may have held a store's lock at fork(); the child gets fresh ones.
+    # What the parent sent stays remembered: the parent writes those spans.
+    for store in list(_stores):
+        store._lock = threading.Lock()  # pyright: ignore[reportPrivateUsage]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -23,6 +23,16 @@ _cached: dict[str, Any] | None = None
 _cached_pid: int | None = None
 
 
+def _after_fork_in_child() -> None:
+    # A thread taking the snapshot at fork() would leave the child's lock held for ever.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _git(args: list[str], cwd: str) -> str | None:
     try:
         done = subprocess.run(
@@ -102,7 +112,7 @@ def _gpus() -> list[dict[str, str]]:
 def _packages() -> dict[str, str]:
     packages: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"]
         if name:
             packages[name.lower().replace("_", "-")] = dist.version
     return dict(sorted(packages.items()))

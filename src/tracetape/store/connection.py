@@ -3,7 +3,9 @@
 A DuckDB file opened read-write by one process cannot be opened by any other, not even
 read-only. So tracetape never keeps it open: writers (folding) open it for one short
 transaction; readers open it read-only per query. Both wait, with backoff, up to a
-timeout while another process holds it, then raise `TapeLockedError`.
+timeout while another process holds it, then raise `TapeLockedError`. A recording
+process that finds the file held when it opens the tape does not wait at all: it records
+into the spool, and its first fold that gets the file creates or upgrades the schema.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import duckdb
@@ -25,6 +27,38 @@ from tracetape.store.schema.views import view_ddl
 # One process may open a DuckDB file only with one configuration at a time; tracetape's
 # own threads take turns here instead of failing on each other.
 _process_lock = threading.RLock()
+_FORK_WAIT = 10.0
+_held_over_fork: list[bool] = []
+
+# DuckDB's first bytes: an 8-byte checksum, then this magic.
+_MAGIC = b"DUCK"
+_MAGIC_OFFSET = 8
+
+
+def _before_fork() -> None:
+    # A child must not inherit an open DuckDB database or a held lock: wait for the
+    # fold or read in flight (they are short) before the process forks.
+    _held_over_fork[:] = [_process_lock.acquire(timeout=_FORK_WAIT)]
+
+
+def _after_fork_in_parent() -> None:
+    if _held_over_fork and _held_over_fork[0]:
+        _process_lock.release()
+    _held_over_fork.clear()
+
+
+def _after_fork_in_child() -> None:
+    global _process_lock
+    _process_lock = threading.RLock()
+    _held_over_fork.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 _LOCK_WORDS = ("lock", "different configuration", "conflicting lock", "resource temporarily")
 _CORRUPT_WORDS = ("not a valid duckdb", "corrupt", "invalid magic", "checksum", "serialization")
@@ -43,8 +77,27 @@ def _is_corrupt_error(exc: BaseException) -> bool:
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     # No TimeZone setting: it needs the icu extension, which may not be installable
     # offline; without it DuckDB keeps TIMESTAMPTZ in UTC, which is what we want.
-    config = {"threads": "2"}
+    config: dict[str, str | bool | int | float | list[str]] = {"threads": 2}
     return duckdb.connect(str(path), read_only=read_only, config=config)
+
+
+def check_magic(path: Path) -> None:
+    """Raise `TapeCorruptError` if ``path`` exists, is not empty and is not a DuckDB file.
+
+    Read straight from the file, so it works while another process holds the lock.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(_MAGIC_OFFSET + len(_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise TapeError(f"cannot read {path}: {exc}") from exc
+    if head and head[_MAGIC_OFFSET:] != _MAGIC:
+        raise TapeCorruptError(
+            f"{path} is not a tracetape tape (not a DuckDB database file); "
+            "move it away or open another path"
+        )
 
 
 def try_connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection | None:
@@ -94,14 +147,21 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(row[0]) if row else None
 
 
-def prepare(con: duckdb.DuckDBPyConnection, spool: Path) -> None:
-    """Create or upgrade the schema (forward-only) and the persistent public views."""
-    version = schema_version(con)
+def _refuse_newer(version: int | None) -> None:
     if version is not None and version > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"this tape has schema version {version}; this tracetape reads up to "
             f"{SCHEMA_VERSION}. Upgrade tracetape to read it."
         )
+
+
+def prepare(con: duckdb.DuckDBPyConnection, spool: Path) -> None:
+    """Create or upgrade the schema (forward-only) and the persistent public views.
+
+    One transaction: a migration that fails leaves the tape as it was, at its old version.
+    """
+    version = schema_version(con)
+    _refuse_newer(version)
     con.execute("BEGIN")
     try:
         if version is None:
@@ -124,35 +184,51 @@ def prepare(con: duckdb.DuckDBPyConnection, spool: Path) -> None:
         raise
 
 
-def create_or_upgrade(path: Path, timeout: float) -> None:
-    """Make ``path`` a tape of the current schema (creating folders and spool)."""
+def ensure_current(con: duckdb.DuckDBPyConnection, spool: Path) -> None:
+    """Before writing: create or upgrade the schema unless it is current already."""
+    version = schema_version(con)
+    _refuse_newer(version)
+    if version != SCHEMA_VERSION:
+        prepare(con, spool.resolve())
+
+
+def create_or_upgrade(path: Path, timeout: float, *, defer_if_held: bool = False) -> bool:
+    """Make ``path`` a tape of the current schema (creating folders and spool).
+
+    With ``defer_if_held``, an existing tape that another process holds is left for the
+    first fold to upgrade, instead of waiting: returns False then, True when done now.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     spool = spool_mod.spool_dir(path)
     spool_mod.ensure(spool)
+    check_magic(path)
     with _process_lock:
-        con = connect_waiting(path, read_only=False, timeout=timeout)
+        if defer_if_held and path.exists():
+            con = try_connect(path, read_only=False)
+            if con is None:
+                return False
+        else:
+            con = connect_waiting(path, read_only=False, timeout=timeout)
         try:
             prepare(con, spool.resolve())
         finally:
             con.close()
+    return True
 
 
 @contextlib.contextmanager
-def reading(path: Path, timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
+def reading(path: Path, timeout: float) -> Generator[duckdb.DuckDBPyConnection]:
     """A read-only connection with the public views bound to this tape's spool."""
     if not path.exists():
         raise TapeError(f"no tape at {path}")
     spool = spool_mod.spool_dir(path).resolve()
     spool_mod.ensure(spool)
+    check_magic(path)
     with _process_lock:
         con = connect_waiting(path, read_only=True, timeout=timeout)
         try:
             version = schema_version(con)
-            if version is not None and version > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"this tape has schema version {version}; this tracetape reads up to "
-                    f"{SCHEMA_VERSION}. Upgrade tracetape to read it."
-                )
+            _refuse_newer(version)
             if version is None or version < SCHEMA_VERSION:
                 con.close()
                 create_or_upgrade(path, timeout)
@@ -165,7 +241,7 @@ def reading(path: Path, timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextlib.contextmanager
-def writing(path: Path, timeout: float | None) -> Iterator[duckdb.DuckDBPyConnection | None]:
+def writing(path: Path, timeout: float | None) -> Generator[duckdb.DuckDBPyConnection | None]:
     """A read-write connection, or None at once if ``timeout`` is None and it is held."""
     with _process_lock:
         if timeout is None:

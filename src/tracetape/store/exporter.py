@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from tracetape.errors import TapeError
 from tracetape.store import connection, fold, spool
 from tracetape.store.arrow import environment_table, spans_table
 
@@ -43,6 +44,7 @@ class TapeSpanExporter(SpanExporter):
         self._environment_written = False
         self._last_fold = time.monotonic()
         self._fold_lock = threading.Lock()
+        self._fold_warned = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
@@ -69,15 +71,33 @@ class TapeSpanExporter(SpanExporter):
         if not spool.segments(self.spool, "spans"):
             self._last_fold = time.monotonic()
             return
-        self.fold(timeout=None)
+        try:
+            self.fold(timeout=None)
+        except TapeError as exc:
+            # The segments stay in the spool and the views keep showing them.
+            if not self._fold_warned:
+                self._fold_warned = True
+                logger.warning(
+                    "tracetape: cannot fold the spool into %s (%s); spans stay in %s, "
+                    "none is lost",
+                    self.path,
+                    exc,
+                    self.spool,
+                )
 
     def fold(self, timeout: float | None) -> int:
-        """Fold every finished segment now. Returns span rows folded (0 if the file was held)."""
+        """Fold every finished segment now. Returns span rows folded (0 if the file was held).
+
+        Creates or upgrades the schema first if this process opened the tape while
+        another held it. Raises `TapeError` subclasses (corrupt, newer schema, locked
+        past ``timeout``); the spool keeps everything either way.
+        """
         with self._fold_lock:
             self._last_fold = time.monotonic()
             with connection.writing(self.path, timeout) as con:
                 if con is None:
                     return 0
+                connection.ensure_current(con, self.spool)
                 return fold.fold_into(con, self.spool)
 
     def after_fork(self) -> None:

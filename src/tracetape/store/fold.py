@@ -3,22 +3,32 @@
 Whoever can take the file lock folds every finished segment (its own and other
 processes'). A segment's name goes into ``_folded`` in the same transaction as its rows,
 so the views never count a row twice, and a crash between commit and file removal only
-leaves a file the next fold deletes.
+leaves a file the next fold deletes. Files are removed while the write lock is still
+held, so no reader ever sees a segment vanish under its query.
+
+A segment that cannot be read (a disk that lost the end of a file) would stop every
+fold and every read, so it is moved to ``quarantine/`` beside the spool folders, with a
+warning, and the next fold carries on with the rest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import time
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from tracetape.store import spool as spool_mod
 from tracetape.store.schema.tables import SEGMENT_SCHEMAS, TABLES
 
+logger = logging.getLogger("tracetape")
 
-def _names(files: list[Path]) -> list[str]:
-    return [f.name for f in files]
+QUARANTINE = "quarantine"
+_STALE_TMP_SECONDS = 3600.0
 
 
 def fold_into(con: duckdb.DuckDBPyConnection, spool: Path) -> int:
@@ -26,13 +36,30 @@ def fold_into(con: duckdb.DuckDBPyConnection, spool: Path) -> int:
     pending = {folder: spool_mod.segments(spool, folder) for folder in SEGMENT_SCHEMAS}
     if not any(pending.values()):
         return 0
-    all_names = [name for files in pending.values() for name in _names(files)]
+    all_names = [f.name for files in pending.values() for f in files]
     already = {
         row[0]
         for row in con.execute(
             "SELECT segment FROM _folded WHERE segment IN (SELECT unnest(?))", [all_names]
         ).fetchall()
     }
+    try:
+        folded_spans = _insert(con, pending, already)
+    except duckdb.Error:
+        if _quarantine_unreadable(spool, pending):
+            return 0
+        raise
+    for files in pending.values():
+        for f in files:
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+    remove_stale_temporaries(spool)
+    return folded_spans
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, pending: dict[str, list[Path]], already: set[str]
+) -> int:
     folded_spans = 0
     con.execute("BEGIN")
     try:
@@ -44,9 +71,10 @@ def fold_into(con: duckdb.DuckDBPyConnection, spool: Path) -> int:
             names = ", ".join(field.name for field in SEGMENT_SCHEMAS[folder])
             source = "read_parquet(?, union_by_name = true)"
             if folder == "spans":
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}", [fresh])
-                counted = con.execute("SELECT count(*) FROM read_parquet(?)", [fresh]).fetchone()
-                folded_spans += int(counted[0]) if counted else 0
+                inserted = con.execute(
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}", [fresh]
+                ).fetchone()
+                folded_spans += int(inserted[0]) if inserted else 0
             else:
                 key = "hash" if folder == "blobs" else "environment_id"
                 con.execute(
@@ -62,8 +90,53 @@ def fold_into(con: duckdb.DuckDBPyConnection, spool: Path) -> int:
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    for files in pending.values():
-        for f in files:
-            with contextlib.suppress(FileNotFoundError):
-                f.unlink()
     return folded_spans
+
+
+def _readable(path: Path) -> bool:
+    try:
+        pq.ParquetFile(path).close()
+    except FileNotFoundError:
+        return True  # folded and removed meanwhile: nothing to quarantine
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _quarantine_unreadable(spool: Path, pending: dict[str, list[Path]]) -> bool:
+    """Move segments Parquet cannot read out of the spool. True if any was moved."""
+    moved = False
+    for folder, files in pending.items():
+        for f in files:
+            if _readable(f):
+                continue
+            target = spool / QUARANTINE / folder
+            target.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(f, target / f.name)
+                moved = True
+                logger.warning(
+                    "tracetape: spool segment %s is unreadable; moved to %s. "
+                    "The other segments are folded as usual.",
+                    f,
+                    target,
+                )
+    return moved
+
+
+def remove_stale_temporaries(spool: Path) -> None:
+    """Delete half-written segment files left by processes that died while writing."""
+    cutoff = time.time() - _STALE_TMP_SECONDS
+    for folder in SEGMENT_SCHEMAS:
+        try:
+            entries = list(os.scandir(spool / folder))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                continue
+            # A live writer may be on another host or in another pid namespace (a shared
+            # volume), so age decides, not the pid in the name.
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)

@@ -40,10 +40,12 @@ def view_ddl(spool: Path, *, temporary: bool) -> list[str]:
     spans_all = _combined("spans", spool)
     envs_all = _combined("environments", spool)
     blobs_all = _combined("blobs", spool)
+    span_columns = SPAN_COLUMNS.replace(
+        "input, output, attributes",
+        "input::JSON AS input, output::JSON AS output, attributes::JSON AS attributes",
+    )
     return [
-        f"CREATE OR REPLACE {temp}VIEW spans AS "
-        f"SELECT {SPAN_COLUMNS.replace('input, output, attributes', 'input::JSON AS input, output::JSON AS output, attributes::JSON AS attributes')} "
-        f"FROM ({spans_all})",
+        f"CREATE OR REPLACE {temp}VIEW spans AS SELECT {span_columns} FROM ({spans_all})",
         f"CREATE OR REPLACE {temp}VIEW blobs AS "
         f"SELECT hash, any_value(content)::JSON AS content, any_value(size) AS size "
         f"FROM ({blobs_all}) GROUP BY hash",
