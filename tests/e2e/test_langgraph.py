@@ -190,3 +190,49 @@ def test_exception_in_a_node_is_recorded_and_reaches_the_user_unchanged(tape):
     assert all(t.endswith("Boom") for t in rows.error_type)
     assert "node exploded" in rows.status_message[0]
     assert tape.traces().n_errors[0] == len(rows)
+
+
+def test_command_to_parent_graph_is_control_flow(tape):
+    class Flow(TypedDict):
+        value: int
+
+    def hop(state: Flow) -> Command:
+        return Command(graph=Command.PARENT, goto="finish", update={"value": 42})
+
+    sub_builder = StateGraph(Flow)
+    sub_builder.add_node("hop", hop)
+    sub_builder.add_edge(START, "hop")
+    sub = sub_builder.compile(name="hopper")
+
+    def finish(state: Flow) -> dict[str, Any]:
+        return {"value": state["value"] + 1}
+
+    builder = StateGraph(Flow)
+    builder.add_node("sub", sub)
+    builder.add_node("finish", finish)
+    builder.add_edge(START, "sub")
+    builder.add_edge("finish", END)
+    graph = builder.compile(name="outer")
+    handler = tape.langchain()
+    out = graph.invoke({"value": 0}, config={"callbacks": [handler]})
+    assert out["value"] == 43
+    tape.flush()
+    assert handler.open_runs == 0
+    flows = tape.sql(
+        "select name, attributes->>'tracetape.control_flow' as flow, status from spans "
+        "where attributes->>'tracetape.control_flow' is not null"
+    )
+    assert set(flows.flow) == {"command"}
+    assert "error" not in set(flows.status)
+    assert tape.sql("select count(*) from spans where status = 'error'").iloc[0, 0] == 0
+
+
+def test_every_run_is_released_after_errors_and_interrupts(tape):
+    handler = tape.langchain()
+    graph = build_approval_graph()
+    config = {"callbacks": [handler], "configurable": {"thread_id": "mem"}}
+    for _ in range(20):
+        graph.invoke({"request": "r", "approved": False}, config=config)
+        graph.invoke(Command(resume="no"), config=config)
+    assert handler.open_runs == 0
+    assert not handler._hidden  # noqa: SLF001 - the leak this test guards against
