@@ -1,105 +1,140 @@
-"""Embedding calls as spans. LangChain has no embedding callbacks, so every
-``Embeddings`` subclass's ``embed_documents`` / ``embed_query`` (and async forms) is
-wrapped, here and only here. A call records when a retriever span is running in the
-same context, or when tracetape is instrumented process-wide.
+"""Embedding calls as spans.
+
+LangChain has no embedding callbacks, so every ``Embeddings`` subclass's
+``embed_documents`` / ``embed_query`` (and async forms) is wrapped, here and only here.
+A call records when a retriever span is open in the same context (it nests under it),
+or when tracetape is instrumented process-wide (it nests under the ambient span: a
+LangChain run, a ``tracetape.span()`` or the user's own OpenTelemetry span).
+
+One logical call records one span: a wrapped method that calls another wrapped one
+(``aembed_query`` running ``embed_query`` in an executor, an override calling
+``super()``) finds the first span open in its context and calls straight through.
+When nothing records, a wrapper costs two context-variable lookups.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-import threading
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from tracetape._safety import attempt
-from tracetape.capture.langchain.retrievers import _embedding_model, current_embedding_parent
+from tracetape.capture.langchain import _inject
+from tracetape.capture.langchain.retrievers import embedding_model, embedding_parent
 from tracetape.spans import kinds, semconv
+from tracetape.spans.encode import qualname
 from tracetape.spans.recorder import Recorder, ambient_parent
 
-_lock = threading.Lock()
-# Set while an embedding span is open: a wrapped method that calls another wrapped one
-# (aembed_query -> embed_query, a subclass calling super()) records one span, not two.
+# Set while an embedding span is open in this context.
 _active: contextvars.ContextVar[bool] = contextvars.ContextVar("tracetape_embedding", default=False)
-_METHODS = ("embed_documents", "embed_query", "aembed_documents", "aembed_query")
+METHODS = ("embed_documents", "embed_query", "aembed_documents", "aembed_query")
 
 
-def _target(instance: Any) -> tuple[Recorder, Context | None] | None:
-    parent = current_embedding_parent.get()
+def _target() -> tuple[Recorder, Context | None] | None:
+    """Where a call records: under the open retriever span, else ambient if instrumented."""
+    parent = embedding_parent()
     if parent is not None:
         span, recorder = parent
         return recorder, trace.set_span_in_context(span, Context())
-    from tracetape.capture.langchain._inject import instrumented_handler
-
-    handler = instrumented_handler()
-    if handler is None:
+    handler = _inject.instrumented_handler()
+    recorder = getattr(handler, "recorder", None)
+    if not isinstance(recorder, Recorder):
         return None
-    return handler.recorder, ambient_parent()
+    return recorder, ambient_parent()
 
 
-def _start(instance: Any, method: str, texts: Any) -> Span | None:
-    target = _target(instance)
-    if target is None:
-        return None
-    recorder, context = target
-    count = len(texts) if isinstance(texts, list | tuple) else 1
-    model = _embedding_model(instance) or type(instance).__name__
+def provider(cls: type) -> str | None:
+    """``openai`` for ``langchain_openai.*`` classes; None for langchain-core's own."""
+    package = cls.__module__.split(".", 1)[0]
+    if package.startswith("langchain_") and package != "langchain_core":
+        return package.removeprefix("langchain_")
+    return None
+
+
+def start_attributes(instance: Any, method: str, texts: Any) -> dict[str, Any]:
+    """Kind, model, class, provider, method and number of texts of one call."""
+    cls, model = embedding_model(instance)
     attrs: dict[str, Any] = {
         semconv.KIND: kinds.EMBEDDING,
         semconv.OPERATION_NAME: kinds.OPERATIONS[kinds.EMBEDDING],
-        semconv.REQUEST_MODEL: model.split(":", 1)[-1],
-        semconv.MODEL_CLASS: model.split(":", 1)[0],
-        semconv.EMBEDDING_INPUT_COUNT: count,
-        "tracetape.embedding.method": method,
+        # A model without a name (a fake, a local class) is named by its class.
+        semconv.REQUEST_MODEL: model or type(instance).__name__,
+        semconv.MODEL_CLASS: cls,
+        semconv.EMBEDDING_INPUT_COUNT: len(texts) if isinstance(texts, list | tuple) else 1,  # pyright: ignore[reportUnknownArgumentType]
+        semconv.EMBEDDING_METHOD: method,
     }
+    name = provider(type(instance))
+    if name:
+        attrs[semconv.PROVIDER_NAME] = name
+    return attrs
+
+
+def dimensions(result: Any) -> int | None:
+    """Length of the (first) vector: ``embed_query`` returns one, ``embed_documents`` many."""
+    if isinstance(result, list | tuple) and result:
+        first: Any = result[0]
+        if hasattr(first, "__len__") and not isinstance(first, str):
+            return len(first)
+        return len(result)  # pyright: ignore[reportUnknownArgumentType]
+    return None
+
+
+def _start(instance: Any, method: str, texts: Any) -> Span | None:
+    target = _target()
+    if target is None:
+        return None
+    recorder, context = target
+    attrs = start_attributes(instance, method, texts)
     return recorder.tracer.start_span(
-        f"embeddings {type(instance).__name__}", context=context, kind=SpanKind.CLIENT, attributes=attrs
+        f"embeddings {attrs[semconv.REQUEST_MODEL]}",
+        context=context,
+        kind=SpanKind.CLIENT,
+        attributes=attrs,
     )
 
 
-def _finish(span: Span | None, result: Any) -> None:
-    if span is None:
-        return
-
-    def dims() -> int | None:
-        first = result[0] if result and isinstance(result[0], list | tuple) else result
-        return len(first) if isinstance(first, list | tuple) else None
-
-    dimension = attempt("embeddings.dims", dims, None)
+def _finish(span: Span, result: Any) -> None:
+    dimension = dimensions(result)
     if dimension is not None:
         span.set_attribute(semconv.EMBEDDINGS_DIMENSION_COUNT, dimension)
+    span.set_status(Status(StatusCode.OK))
     span.end()
 
 
-def _fail(span: Span | None, error: BaseException) -> None:
-    if span is None:
-        return
-    from opentelemetry.trace import Status, StatusCode
-
-    from tracetape.spans.encode import qualname
-
+def _fail(span: Span, error: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, str(error)[:2000]))
     span.set_attribute(semconv.ERROR_TYPE, qualname(type(error)))
+    span.record_exception(error)
     span.end()
 
 
-def _wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
-    if method.startswith("a"):
+def _quiet() -> bool:
+    """True when no span may open: one is open already, or nothing would record."""
+    return _active.get() or (embedding_parent() is None and _inject.instrumented_handler() is None)
+
+
+def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
+    """The recording wrapper of one ``Embeddings`` method."""
+    if inspect.iscoroutinefunction(original):
 
         @functools.wraps(original)
         async def awrapper(self: Any, texts: Any, *args: Any, **kwargs: Any) -> Any:
-            if _active.get():
+            if _quiet():
                 return await original(self, texts, *args, **kwargs)
             span = attempt("embeddings.start", lambda: _start(self, method, texts), None)
+            if span is None:
+                return await original(self, texts, *args, **kwargs)
             token = _active.set(True)
             try:
                 result = await original(self, texts, *args, **kwargs)
-            except BaseException:
-                attempt("embeddings.fail", lambda: _fail(span, exc), None)
+            except BaseException as exc:
+                attempt("embeddings.fail", functools.partial(_fail, span, exc), None)
                 raise
             finally:
                 _active.reset(token)
@@ -111,14 +146,16 @@ def _wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
 
     @functools.wraps(original)
     def wrapper(self: Any, texts: Any, *args: Any, **kwargs: Any) -> Any:
-        if _active.get():
+        if _quiet():
             return original(self, texts, *args, **kwargs)
         span = attempt("embeddings.start", lambda: _start(self, method, texts), None)
+        if span is None:
+            return original(self, texts, *args, **kwargs)
         token = _active.set(True)
         try:
             result = original(self, texts, *args, **kwargs)
-        except BaseException:
-            attempt("embeddings.fail", lambda: _fail(span, exc), None)
+        except BaseException as exc:
+            attempt("embeddings.fail", functools.partial(_fail, span, exc), None)
             raise
         finally:
             _active.reset(token)
@@ -129,41 +166,8 @@ def _wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
     return wrapper
 
 
-def patch_class(cls: type) -> None:
-    """Wrap the embedding methods ``cls`` itself defines (idempotent)."""
-    with _lock:
-        for method in _METHODS:
-            original = cls.__dict__.get(method)
-            if original is None or hasattr(original, "__tracetape_original__"):
-                continue
-            setattr(cls, method, _wrap(original, method))
-
-
-def _all_subclasses(cls: type) -> list[type]:
-    out: list[type] = []
-    stack = [cls]
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            out.append(sub)
-            stack.append(sub)
-    return out
-
-
 def ensure_patched() -> None:
     """Wrap every Embeddings class known now, and every one defined later."""
     from langchain_core.embeddings import Embeddings
 
-    for cls in [Embeddings, *_all_subclasses(Embeddings)]:
-        patch_class(cls)
-    if not getattr(Embeddings, "__tracetape_hooked__", False):
-        previous = Embeddings.__dict__.get("__init_subclass__")
-
-        def init_subclass(cls: type, **kwargs: Any) -> None:
-            if previous is not None:
-                previous.__func__(cls, **kwargs)
-            else:
-                super(Embeddings, cls).__init_subclass__(**kwargs)
-            patch_class(cls)
-
-        Embeddings.__init_subclass__ = classmethod(init_subclass)  # type: ignore[assignment]
-        Embeddings.__tracetape_hooked__ = True  # type: ignore[attr-defined]
+    _inject.patch_hierarchy(Embeddings, METHODS, wrap)
