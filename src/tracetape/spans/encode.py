@@ -3,7 +3,12 @@
 `to_jsonable` walks any value (pydantic models, dataclasses, numpy arrays, bytes,
 exceptions, generators, cycles) into JSON-safe data, redacting secrets on the way.
 `dumps` renders it compactly; `limit` cuts a rendered string to a display limit with an
-explicit marker. `ContentStore` keeps whole payloads once per content hash.
+explicit marker, and `limit_json` does so keeping the text valid JSON.
+
+What it never does: raise, consume an iterator or generator, call a user's ``__str__``
+other than through ``repr`` behind a guard, or emit text that is not valid UTF-8.
+Memory addresses (``at 0x7f...``) are dropped from reprs, so the same value encodes to
+the same text in every process and content hashes stay stable for replay.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import enum
 import hashlib
 import json
 import math
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from itertools import islice
 from pathlib import PurePath
 from typing import Any, Final
 
@@ -25,95 +32,199 @@ from tracetape.spans.redact import REDACTED, is_secret_key, redact_text
 TRUNCATION_MARKER: Final = "…[tracetape: truncated {shown} of {total} chars]"
 MAX_DEPTH: Final = 32
 MAX_ITEMS: Final = 10_000
+MAX_NODES: Final = 200_000
+MAX_REPR_CHARS: Final = 2000
+BYTES_PREVIEW: Final = 64
 
 JSONValue = Any  # a JSON-safe value: None, bool, int, float, str, list, dict[str, ...]
+
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SECRET_TYPES: Final = frozenset({"SecretStr", "SecretBytes", "Secret"})
+
+
+def _utf8(text: str) -> str:
+    """``text`` with lone surrogates (undecodable bytes) replaced, so it encodes as UTF-8."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def _type_name(value: object) -> str:
+    return type(value).__qualname__
 
 
 def _repr(value: object) -> str:
     try:
         text = repr(value)
-    except Exception as exc:  # a broken __repr__ must not break recording
-        text = f"<{type(value).__qualname__} (repr failed: {type(exc).__name__})>"
-    return redact_text(text[:2000])
+        if not isinstance(text, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError("__repr__ returned a non-string")
+    except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not break recording
+        text = f"<{_type_name(value)} (repr failed: {type(exc).__name__})>"
+    text = _ADDRESS.sub("", text)
+    text, _ = limit(text, MAX_REPR_CHARS)
+    return _utf8(redact_text(text))
 
 
-def to_jsonable(value: object, *, _depth: int = 0, _seen: set[int] | None = None) -> JSONValue:
+class _Walk:
+    """State of one `to_jsonable` call: containers on the path, values left to visit."""
+
+    __slots__ = ("budget", "path")
+
+    def __init__(self) -> None:
+        self.path: set[int] = set()
+        self.budget = MAX_NODES
+
+
+def to_jsonable(value: object) -> JSONValue:
     """Convert ``value`` to JSON-safe data with secrets redacted. Never raises.
 
     Example:
         >>> to_jsonable({"api_key": "sk-abc", "n": b"\\x00"})
-        {'api_key': '[REDACTED]', 'n': '<bytes len=1>'}
+        {'api_key': '[REDACTED]', 'n': "<bytes len=1 b'\\\\x00'>"}
     """
-    if value is None or isinstance(value, bool | int):
+    return _walk(value, 0, _Walk())
+
+
+def _walk(value: object, depth: int, walk: _Walk) -> JSONValue:
+    walk.budget -= 1
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return int(value)  # an int subclass (IntEnum, numpy) becomes a plain int
     if isinstance(value, str):
-        return redact_text(value)
+        return _utf8(redact_text(str(value)))
     if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if _depth >= MAX_DEPTH:
-        return f"<{type(value).__qualname__}: nested too deep>"
-    seen = _seen if _seen is not None else set()
+        number = float(value)
+        return number if math.isfinite(number) else str(number)
+    if walk.budget < 0:
+        return "[tracetape: value too large, rest omitted]"
+    if depth >= MAX_DEPTH:
+        return f"<{_type_name(value)}: nested too deep>"
     ident = id(value)
-    if ident in seen:
-        return f"<cycle: {type(value).__qualname__}>"
-    seen.add(ident)
+    if ident in walk.path:
+        return f"<cycle: {_type_name(value)}>"
+    walk.path.add(ident)
     try:
-        return _container(value, _depth + 1, seen)
-    except Exception:
+        return _container(value, depth + 1, walk)
+    except Exception as exc:  # noqa: BLE001 - user objects may fail any way at all
+        if isinstance(value, Mapping):  # never repr a mapping: its secrets are not keyed
+            return f"<{_type_name(value)}: not serialisable ({type(exc).__name__})>"
         return _repr(value)
     finally:
-        seen.discard(ident)
+        walk.path.discard(ident)
 
 
-def _mapping(items: Mapping[Any, Any], depth: int, seen: set[int]) -> dict[str, JSONValue]:
+def _key(key: object) -> str:
+    if isinstance(key, str):
+        return _utf8(redact_text(key))
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    return _repr(key)
+
+
+def _mapping(items: Iterator[tuple[Any, Any]], size: int, depth: int, walk: _Walk) -> JSONValue:
     out: dict[str, JSONValue] = {}
-    for i, (key, item) in enumerate(items.items()):
-        if i >= MAX_ITEMS:
-            out["…"] = f"[tracetape: {len(items) - MAX_ITEMS} more items]"
-            break
-        name = key if isinstance(key, str) else str(key)
-        if is_secret_key(name) and item not in (None, "", 0):
+    for key, item in islice(items, MAX_ITEMS):
+        name = _key(key)
+        if is_secret_key(name) and not (item is None or (isinstance(item, str) and not item)):
             out[name] = REDACTED
         else:
-            out[name] = to_jsonable(item, _depth=depth, _seen=seen)
+            out[name] = _walk(item, depth, walk)
+    if size > MAX_ITEMS:
+        out["…"] = f"[tracetape: {size - MAX_ITEMS} more items]"
     return out
 
 
-def _container(value: object, depth: int, seen: set[int]) -> JSONValue:
+def _sequence(items: Iterator[Any], size: int, depth: int, walk: _Walk) -> list[JSONValue]:
+    out = [_walk(item, depth, walk) for item in islice(items, MAX_ITEMS)]
+    if size > MAX_ITEMS:
+        out.append(f"[tracetape: {size - MAX_ITEMS} more items]")
+    return out
+
+
+def _ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
+    """A set's items in a stable order (sets iterate differently in every process)."""
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=_repr)
+
+
+def _bytes(value: bytes | bytearray | memoryview) -> str:
+    data = bytes(value[:BYTES_PREVIEW]) if not isinstance(value, memoryview) else b""
+    size = value.nbytes if isinstance(value, memoryview) else len(value)
+    preview = f" {data!r}" if data else ""
+    more = "…" if size > BYTES_PREVIEW and data else ""
+    return _utf8(redact_text(f"<{type(value).__name__} len={size}{preview}{more}>"))
+
+
+def _container(value: object, depth: int, walk: _Walk) -> JSONValue:
     if isinstance(value, Mapping):
-        return _mapping(value, depth, seen)
-    if isinstance(value, list | tuple | set | frozenset):
-        items = list(value)[:MAX_ITEMS]
-        out = [to_jsonable(item, _depth=depth, _seen=seen) for item in items]
-        if len(value) > MAX_ITEMS:
-            out.append(f"[tracetape: {len(value) - MAX_ITEMS} more items]")
-        return out
+        return _mapping(iter(value.items()), len(value), depth, walk)
+    if isinstance(value, list | tuple):
+        return _sequence(iter(value), len(value), depth, walk)
+    if isinstance(value, set | frozenset):
+        return _sequence(iter(_ordered(value)), len(value), depth, walk)
     if isinstance(value, bytes | bytearray | memoryview):
-        return f"<bytes len={len(value)}>"
+        return _bytes(value)
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):
         return value.isoformat()
-    if isinstance(value, uuid.UUID | Decimal | PurePath):
-        return str(value)
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID | Decimal | PurePath | complex):
+        return redact_text(str(value))
     if isinstance(value, enum.Enum):
-        return to_jsonable(value.value, _depth=depth, _seen=seen)
+        return _walk(value.value, depth, walk)
     if isinstance(value, BaseException):
-        return {"type": _qualname(type(value)), "message": redact_text(str(value)[:4000])}
-    type_name = type(value).__name__
-    if type_name == "SecretStr" or type_name == "SecretBytes":
+        return _exception(value)
+    if isinstance(value, type):
+        return _repr(value)
+    if _type_name(value) in _SECRET_TYPES:
         return REDACTED
-    dump = getattr(value, "model_dump", None)
-    if callable(dump) and not isinstance(value, type):
-        return to_jsonable(dump(mode="python"), _depth=depth, _seen=seen)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
-        return _mapping(fields, depth, seen)
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist) and hasattr(value, "shape"):
-        size = getattr(value, "size", 0)
-        if isinstance(size, int) and size > MAX_ITEMS:
-            return f"<{type_name} shape={getattr(value, 'shape', '?')}>"
-        return to_jsonable(tolist(), _depth=depth, _seen=seen)
+    fields = getattr(type(value), "model_fields", None)
+    if isinstance(fields, Mapping) and hasattr(value, "model_dump"):
+        return _pydantic(value, fields, depth, walk)
+    if dataclasses.is_dataclass(value):
+        names = [f.name for f in dataclasses.fields(value)]
+        items = ((name, getattr(value, name, None)) for name in names)
+        return _mapping(items, len(names), depth, walk)
+    if hasattr(value, "tolist") and hasattr(value, "shape") and hasattr(value, "dtype"):
+        return _array(value, depth, walk)
     return _repr(value)
+
+
+def _pydantic(value: object, fields: Mapping[str, Any], depth: int, walk: _Walk) -> JSONValue:
+    """A pydantic model's declared (and extra) fields, walked like a mapping.
+
+    Reading the attributes, rather than ``model_dump``, survives cycles and custom
+    serialisers that raise, and copies nothing.
+    """
+    extra = getattr(value, "__pydantic_extra__", None)
+    names = [*fields, *(extra or {})]
+    items = ((name, getattr(value, name, None)) for name in names)
+    return _mapping(items, len(names), depth, walk)
+
+
+def _array(value: Any, depth: int, walk: _Walk) -> JSONValue:
+    size = getattr(value, "size", 0)
+    if isinstance(size, int) and size > MAX_ITEMS:
+        shape = tuple(getattr(value, "shape", ()))
+        return f"<{_type_name(value)} shape={shape} dtype={getattr(value, 'dtype', '?')}>"
+    return _walk(value.tolist(), depth, walk)
+
+
+def _exception(value: BaseException) -> JSONValue:
+    try:
+        message = str(value)
+    except Exception as exc:  # noqa: BLE001 - a broken __str__ must not break recording
+        message = f"<str failed: {type(exc).__name__}>"
+    shown, _ = limit(message, 4000)
+    return {"type": _qualname(type(value)), "message": _utf8(redact_text(shown))}
 
 
 def _qualname(cls: type) -> str:
@@ -122,8 +233,8 @@ def _qualname(cls: type) -> str:
 
 
 def dumps(value: object) -> str:
-    """Compact JSON of an already JSON-safe value (see `to_jsonable`)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_repr)
+    """Compact JSON of an already JSON-safe value (see `to_jsonable`); valid UTF-8."""
+    return _utf8(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_repr))
 
 
 def encode(value: object) -> str:
@@ -140,14 +251,28 @@ def limit(text: str, max_chars: int) -> tuple[str, bool]:
 
 
 def limit_json(text: str, max_chars: int) -> tuple[str, bool]:
-    """Cut JSON ``text`` to about ``max_chars``, keeping it valid JSON.
+    """Cut JSON ``text`` to at most about ``max_chars``, keeping it valid JSON.
 
-    A cut value becomes ``{"tracetape.truncated": true, "total_chars": N, "head": "..."}``
-    so SQL over it still parses, and the cut is never silent.
+    A cut value becomes ``{"tracetape.truncated": true, "total_chars": N,
+    "shown_chars": M, "head": "<the first M chars of the JSON text>"}`` so SQL over it
+    still parses, and the cut is never silent.
     """
     if len(text) <= max_chars:
         return text, False
-    return dumps({"tracetape.truncated": True, "total_chars": len(text), "head": text[:max_chars]}), True
+    shown = max(max_chars - 96, 0)
+    while True:
+        rendered = dumps(
+            {
+                "tracetape.truncated": True,
+                "total_chars": len(text),
+                "shown_chars": shown,
+                "head": text[:shown],
+            }
+        )
+        if len(rendered) <= max_chars or shown == 0:
+            return rendered, True
+        # Escaping (quotes, backslashes) grew the head: shrink it in proportion.
+        shown = max(shown - (len(rendered) - max_chars) - 16, shown // 2, 0)
 
 
 def content_hash(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Model-call attributes: provider, model version signals, params, messages, usage.
+"""Model-call attributes: provider, model version signals, params, messages, usage, errors.
 
 Each extractor is a small function; the handler runs each through the error boundary
 so that one failing loses only its own attributes.
@@ -13,20 +13,25 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from tracetape.spans import semconv
-from tracetape.spans.encode import dumps, to_jsonable
+from tracetape.spans.encode import dumps, limit, to_jsonable
 from tracetape.spans.recorder import Recorder
+from tracetape.spans.redact import redact_text
 
 _PARAM_ATTRS = {
     "temperature": semconv.REQUEST_TEMPERATURE,
     "top_p": semconv.REQUEST_TOP_P,
+    "top_k": semconv.REQUEST_TOP_K,
     "max_tokens": semconv.REQUEST_MAX_TOKENS,
     "max_completion_tokens": semconv.REQUEST_MAX_TOKENS,
     "max_output_tokens": semconv.REQUEST_MAX_TOKENS,
     "seed": semconv.REQUEST_SEED,
     "n": semconv.REQUEST_CHOICE_COUNT,
+    "frequency_penalty": semconv.REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": semconv.REQUEST_PRESENCE_PENALTY,
 }
 _PROVIDER_BY_CLASS = {
     "ChatOpenAI": "openai",
+    "OpenAI": "openai",
     "AzureChatOpenAI": "azure.ai.openai",
     "ChatAnthropic": "anthropic",
     "ChatBedrock": "aws.bedrock",
@@ -38,6 +43,8 @@ _PROVIDER_BY_CLASS = {
     "ChatOllama": "ollama",
     "ChatCohere": "cohere",
 }
+# Ids LangChain gives messages itself; they are not the provider's response id.
+_LANGCHAIN_ID_PREFIXES = ("lc_", "run-")
 
 
 def _model_class(serialized: Mapping[str, Any] | None, params: Mapping[str, Any]) -> str | None:
@@ -45,6 +52,37 @@ def _model_class(serialized: Mapping[str, Any] | None, params: Mapping[str, Any]
         return ".".join(str(p) for p in serialized["id"])
     kind = params.get("_type")
     return str(kind) if kind else None
+
+
+def _number(value: Any) -> int | float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _response_format(value: Any) -> Any:
+    """A response_format as sent on the wire: a pydantic class becomes its JSON schema."""
+    schema_of = getattr(value, "model_json_schema", None)
+    if isinstance(value, type) and callable(schema_of):
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": value.__name__, "schema": schema_of()},
+        }
+    return value
+
+
+def _tool_definitions(tools: Sequence[Any]) -> list[Any]:
+    """Bound tools in OpenAI's function-tool shape (dicts pass through unchanged)."""
+    out: list[Any] = []
+    for tool in tools:
+        if isinstance(tool, Mapping):
+            out.append(tool)
+            continue
+        try:
+            from langchain_core.utils.function_calling import convert_to_openai_tool
+
+            out.append(convert_to_openai_tool(tool))
+        except (ValueError, TypeError, AttributeError, KeyError):  # still shown, by repr
+            out.append(tool)
+    return out
 
 
 def request_attributes(
@@ -71,20 +109,28 @@ def request_attributes(
     if model:
         attrs[semconv.REQUEST_MODEL] = str(model)
     for key, attr in _PARAM_ATTRS.items():
-        value = params.get(key, metadata.get(f"ls_{key}"))
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        value = _number(params.get(key, metadata.get(f"ls_{key}")))
+        if value is not None:
             attrs[attr] = value
     stop = params.get("stop") or metadata.get("ls_stop")
+    if isinstance(stop, str):
+        stop = [stop]
     if isinstance(stop, list | tuple) and stop:
         attrs[semconv.REQUEST_STOP_SEQUENCES] = tuple(str(s) for s in stop)
     clean = {k: v for k, v in params.items() if k not in ("tools", "functions")}
+    response_format = _response_format(params.get("response_format"))
+    if response_format:
+        clean["response_format"] = response_format
     recorder.display(semconv.INVOCATION_PARAMS, to_jsonable(clean), attrs)
     tools = params.get("tools") or params.get("functions")
-    if tools:
-        recorder.display(semconv.TOOL_DEFINITIONS, to_jsonable(tools), attrs)
-    response_format = params.get("response_format") or params.get("ls_structured_output_format")
-    if response_format:
-        recorder.display(semconv.RESPONSE_FORMAT, to_jsonable(response_format), attrs)
+    if isinstance(tools, list | tuple) and tools:
+        recorder.display(semconv.TOOL_DEFINITIONS, to_jsonable(_tool_definitions(tools)), attrs)
+    structured = params.get("ls_structured_output_format") or metadata.get(
+        "ls_structured_output_format"
+    )
+    shown_format = response_format or structured
+    if shown_format:
+        recorder.display(semconv.RESPONSE_FORMAT, to_jsonable(shown_format), attrs)
         attrs[semconv.OUTPUT_TYPE] = "json"
     return attrs
 
@@ -99,17 +145,41 @@ def first_batch(messages: Sequence[Sequence[BaseMessage]]) -> Sequence[BaseMessa
     return messages[0] if messages else []
 
 
-def _usage(result: LLMResult, message: BaseMessage | None) -> tuple[int | None, int | None]:
-    usage = getattr(message, "usage_metadata", None) if message is not None else None
-    if usage:
-        return usage.get("input_tokens"), usage.get("output_tokens")
-    output = result.llm_output or {}
-    token_usage = output.get("token_usage") or output.get("usage") or {}
-    if isinstance(token_usage, Mapping):
-        prompt = token_usage.get("prompt_tokens", token_usage.get("input_tokens"))
-        completion = token_usage.get("completion_tokens", token_usage.get("output_tokens"))
-        return prompt, completion
-    return None, None
+def _token_count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _usage(result: LLMResult, message: BaseMessage | None) -> dict[str, int]:
+    """Token counts by semconv attribute, from the message or else the provider's output."""
+    found: dict[str, Any] = {}
+    usage: Any = getattr(message, "usage_metadata", None) if message is not None else None
+    if isinstance(usage, Mapping):
+        found[semconv.USAGE_INPUT_TOKENS] = usage.get("input_tokens")
+        found[semconv.USAGE_OUTPUT_TOKENS] = usage.get("output_tokens")
+        found[semconv.USAGE_CACHE_READ_INPUT_TOKENS] = (usage.get("input_token_details") or {}).get(
+            "cache_read"
+        )
+        found[semconv.USAGE_REASONING_OUTPUT_TOKENS] = (
+            usage.get("output_token_details") or {}
+        ).get("reasoning")
+    else:
+        output = result.llm_output or {}
+        token_usage = output.get("token_usage") or output.get("usage") or {}
+        if isinstance(token_usage, Mapping):
+            found[semconv.USAGE_INPUT_TOKENS] = token_usage.get(
+                "prompt_tokens", token_usage.get("input_tokens")
+            )
+            found[semconv.USAGE_OUTPUT_TOKENS] = token_usage.get(
+                "completion_tokens", token_usage.get("output_tokens")
+            )
+            found[semconv.USAGE_CACHE_READ_INPUT_TOKENS] = (
+                token_usage.get("prompt_tokens_details") or {}
+            ).get("cached_tokens")
+            found[semconv.USAGE_REASONING_OUTPUT_TOKENS] = (
+                token_usage.get("completion_tokens_details") or {}
+            ).get("reasoning_tokens")
+    counts = {key: _token_count(value) for key, value in found.items()}
+    return {key: value for key, value in counts.items() if value is not None}
 
 
 def response_message(result: LLMResult) -> tuple[BaseMessage | None, str | None]:
@@ -126,39 +196,75 @@ def response_message(result: LLMResult) -> tuple[BaseMessage | None, str | None]
     return message, str(finish) if finish else None
 
 
+def _first(key: str, *sources: Mapping[str, Any]) -> Any:
+    for source in sources:
+        value = source.get(key)
+        if value:
+            return value
+    return None
+
+
 def response_attributes(result: LLMResult, message: BaseMessage | None) -> dict[str, Any]:
     """Responded model, response id, system fingerprint, finish reasons, token usage."""
     attrs: dict[str, Any] = {}
     output = result.llm_output or {}
     meta: Mapping[str, Any] = getattr(message, "response_metadata", None) or {}
-    model = meta.get("model_name") or meta.get("model") or output.get("model_name")
+    first = result.generations[0][0] if result.generations and result.generations[0] else None
+    info: Mapping[str, Any] = (first.generation_info if first is not None else None) or {}
+    model = _first("model_name", meta, info, output) or _first("model", meta, info, output)
     if model:
         attrs[semconv.RESPONSE_MODEL] = str(model)
-    fingerprint = meta.get("system_fingerprint") or output.get("system_fingerprint")
+    fingerprint = _first("system_fingerprint", meta, info, output)
     if fingerprint:
         attrs[semconv.MODEL_SYSTEM_FINGERPRINT] = str(fingerprint)
-    response_id = meta.get("id") or getattr(message, "id", None)
-    if response_id:
-        attrs[semconv.RESPONSE_ID] = str(response_id)
+    tier = _first("service_tier", meta, info, output)
+    if tier:
+        attrs[semconv.RESPONSE_SERVICE_TIER] = str(tier)
+    response_id = _first("id", meta, output) or getattr(message, "id", None)
+    if isinstance(response_id, str) and not response_id.startswith(_LANGCHAIN_ID_PREFIXES):
+        attrs[semconv.RESPONSE_ID] = response_id
     reasons: list[str] = []
     for generations in result.generations:
         for generation in generations:
-            info = generation.generation_info or {}
+            ginfo = generation.generation_info or {}
             gmeta = getattr(getattr(generation, "message", None), "response_metadata", {}) or {}
-            reason = info.get("finish_reason") or gmeta.get("finish_reason")
+            reason = (
+                ginfo.get("finish_reason") or gmeta.get("finish_reason") or gmeta.get("stop_reason")
+            )
             if reason:
                 reasons.append(str(reason))
     if reasons:
         attrs[semconv.RESPONSE_FINISH_REASONS] = tuple(reasons)
-    input_tokens, output_tokens = _usage(result, message)
-    if isinstance(input_tokens, int):
-        attrs[semconv.USAGE_INPUT_TOKENS] = input_tokens
-    if isinstance(output_tokens, int):
-        attrs[semconv.USAGE_OUTPUT_TOKENS] = output_tokens
+    attrs.update(_usage(result, message))
     return attrs
 
 
-def text_output(result: LLMResult) -> str:
-    """Completion-model output as semconv assistant messages (JSON)."""
-    texts = [g.text for gens in result.generations for g in gens]
+def error_attributes(error: BaseException) -> dict[str, Any]:
+    """HTTP status, provider error code and request id of a failed model call.
+
+    Reads the attributes provider SDK errors carry (``openai.APIStatusError``:
+    ``status_code``, ``code``, ``type``, ``request_id``; others alike), following the
+    ``__cause__`` chain when LangChain wrapped the provider's error.
+    """
+    attrs: dict[str, Any] = {}
+    seen = 0
+    current: BaseException | None = error
+    while current is not None and seen < 4:
+        status = _token_count(getattr(current, "status_code", None))
+        if status is not None:
+            attrs.setdefault(semconv.HTTP_STATUS_CODE, status)
+        code = getattr(current, "code", None) or getattr(current, "type", None)
+        if isinstance(code, str | int) and not isinstance(code, bool) and code:
+            attrs.setdefault(semconv.MODEL_ERROR_CODE, str(code))
+        request_id = getattr(current, "request_id", None)
+        if isinstance(request_id, str) and request_id:
+            attrs.setdefault(semconv.MODEL_REQUEST_ID, request_id)
+        current = current.__cause__
+        seen += 1
+    return attrs
+
+
+def text_output(result: LLMResult, max_chars: int = 16_384) -> str:
+    """Completion-model output as semconv assistant messages (JSON), redacted and cut."""
+    texts = [limit(redact_text(g.text), max_chars)[0] for gens in result.generations for g in gens]
     return dumps([{"role": "assistant", "parts": [{"type": "text", "content": t}]} for t in texts])

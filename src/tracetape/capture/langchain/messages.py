@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.load import dumpd
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
 
 from tracetape.spans.encode import dumps, limit, to_jsonable
 from tracetape.spans.recorder import Recorder
+from tracetape.spans.redact import redact_text
 
 _ROLES = {
     "human": "user",
@@ -27,6 +28,16 @@ _ROLES = {
     "function": "tool",
     "chat": "user",
     "developer": "system",
+    "assistant": "assistant",
+    "user": "user",
+}
+_CHUNK_TYPES = {
+    "AIMessageChunk": "ai",
+    "HumanMessageChunk": "human",
+    "SystemMessageChunk": "system",
+    "ToolMessageChunk": "tool",
+    "FunctionMessageChunk": "function",
+    "ChatMessageChunk": "chat",
 }
 _CACHE_SIZE = 4096
 _MESSAGE_DISPLAY_CHARS = 4000
@@ -55,10 +66,8 @@ class MessageCodec:
             hit = self._cache.get(key)
             if hit is not None and hit[0] is message and finish_reason is None:
                 return hit[1]
-        encoded = EncodedMessage(
-            display=dumps(semconv_message(message, self.capture_content, finish_reason)),
-            payload=dumps(to_jsonable(dumpd(message))),
-        )
+        display = dumps(semconv_message(message, self.capture_content, finish_reason))
+        encoded = EncodedMessage(display=display, payload=self._payload(message, display))
         if finish_reason is None:
             with self._lock:
                 self._cache[key] = (message, encoded)
@@ -66,53 +75,134 @@ class MessageCodec:
                     self._cache.popitem(last=False)
         return encoded
 
+    def _payload(self, message: BaseMessage, display: str) -> str:
+        """LangChain's serialised form; content-free (the display) when content is off."""
+        if not self.capture_content:
+            return display
+        if isinstance(message, BaseMessageChunk):
+            # A streamed response is kept as the message a plain call would have returned.
+            message = message_chunk_to_message(message)
+        return dumps(to_jsonable(dumpd(message)))
 
-def _text(content: Any) -> str:
+
+def _data_url(url: str) -> str:
+    """A ``data:`` URL shortened to its media type: the bytes stay out of the display."""
+    if not url.startswith("data:"):
+        return url
+    head, _, body = url.partition(",")
+    return f"{head},…[tracetape: {len(body)} chars of inline data omitted]"
+
+
+def _block_part(block: Mapping[str, Any], capture: bool) -> dict[str, Any] | None:
+    """One non-text content block as a semconv part (None: shown elsewhere or unknown)."""
+    kind = str(block.get("type") or "")
+    if kind in ("tool_use", "tool_call", "function_call", "server_tool_call"):
+        return None  # the message's tool_calls carry these
+    if kind in ("reasoning", "thinking"):
+        text = block.get("reasoning") or block.get("thinking") or block.get("text") or ""
+        shown = limit(redact_text(str(text)), _MESSAGE_DISPLAY_CHARS)[0]
+        return {"type": "reasoning", "content": shown if capture else None}
+    if kind == "image_url" or kind in ("image", "audio", "video", "file"):
+        url: Any = block.get("image_url", block.get("url"))
+        if isinstance(url, Mapping):
+            url = url.get("url")
+        modality = "image" if kind == "image_url" else kind
+        part: dict[str, Any] = {"type": "uri" if url else "blob", "modality": modality}
+        mime = block.get("mime_type")
+        if mime:
+            part["mime_type"] = str(mime)
+        if isinstance(url, str) and capture:
+            part["uri"] = redact_text(_data_url(url))
+        elif block.get("file_id"):
+            part = {"type": "file", "modality": modality, "file_id": str(block["file_id"])}
+        return part
+    return {"type": kind or "unknown", "content": to_jsonable(block) if capture else None}
+
+
+def _content_parts(content: Any, capture: bool) -> tuple[str, list[dict[str, Any]]]:
+    """The text of ``content`` (blocks joined) and its non-text parts, in order."""
     if isinstance(content, str):
-        return content
+        return content, []
+    texts: list[str] = []
+    others: list[dict[str, Any]] = []
     if isinstance(content, list):
-        parts: list[str] = []
         for block in content:
             if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict) and isinstance(block.get("text"), str):
-                parts.append(block["text"])
-        return "".join(parts)
-    return str(content)
+                texts.append(block)
+            elif isinstance(block, Mapping):
+                if block.get("type") in ("text", None) and isinstance(block.get("text"), str):
+                    texts.append(block["text"])
+                    continue
+                part = _block_part(block, capture)
+                if part is not None:
+                    others.append(part)
+        return "".join(texts), others
+    return str(to_jsonable(content)), []
 
 
-def semconv_message(
-    message: BaseMessage, capture_content: bool, finish_reason: str | None = None
-) -> dict[str, Any]:
-    """A message in the OpenTelemetry GenAI shape: role, parts, optional name."""
-    role = _ROLES.get(message.type, message.type)
-    out: dict[str, Any] = {"role": role}
-    if message.name:
-        out["name"] = message.name
+def _role(message: BaseMessage) -> str:
+    if message.type == "chat":
+        role = str(getattr(message, "role", "user"))
+        return _ROLES.get(role, role)
+    kind = message.type
+    if kind.endswith("MessageChunk"):  # streamed messages: AIMessageChunk, ...
+        kind = _CHUNK_TYPES.get(kind, kind)
+    return _ROLES.get(kind, kind)
+
+
+def _tool_call_parts(message: BaseMessage, capture: bool) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    text = _text(message.content)
-    if text:
-        shown, _ = limit(text, _MESSAGE_DISPLAY_CHARS)
-        parts.append({"type": "text", "content": to_jsonable(shown) if capture_content else None})
     for call in getattr(message, "tool_calls", None) or []:
         parts.append(
             {
                 "type": "tool_call",
                 "id": call.get("id"),
                 "name": call.get("name"),
-                "arguments": to_jsonable(call.get("args")) if capture_content else None,
+                "arguments": to_jsonable(call.get("args")) if capture else None,
             }
         )
+    # Calls whose arguments did not parse: the model asked for them all the same.
+    for call in getattr(message, "invalid_tool_calls", None) or []:
+        arguments = call.get("args")
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": call.get("id"),
+                "name": call.get("name"),
+                "arguments": to_jsonable(arguments) if capture else None,
+                "invalid": True,
+                "error": to_jsonable(call.get("error")) if capture else None,
+            }
+        )
+    return parts
+
+
+def semconv_message(
+    message: BaseMessage, capture_content: bool, finish_reason: str | None = None
+) -> dict[str, Any]:
+    """A message in the OpenTelemetry GenAI shape: role, parts, optional name.
+
+    Content is redacted before it is cut to the display limit, so no cut can leave part
+    of a credential behind. With ``capture_content`` off, the shape (roles, part types,
+    tool names and call ids) stays and every content value is ``None``.
+    """
+    out: dict[str, Any] = {"role": _role(message)}
+    if message.name:
+        out["name"] = to_jsonable(message.name)
+    text, others = _content_parts(message.content, capture_content)
+    shown = limit(redact_text(text), _MESSAGE_DISPLAY_CHARS)[0] if text else None
     tool_call_id = getattr(message, "tool_call_id", None)
     if tool_call_id:
-        parts = [
-            {
-                "type": "tool_call_response",
-                "id": tool_call_id,
-                "response": to_jsonable(shown if text else None) if capture_content else None,
-            }
-            for shown in [limit(text, _MESSAGE_DISPLAY_CHARS)[0]]
+        response = shown if capture_content else None
+        parts: list[dict[str, Any]] = [
+            {"type": "tool_call_response", "id": tool_call_id, "response": response}
         ]
+    else:
+        parts = []
+        if shown is not None:
+            parts.append({"type": "text", "content": shown if capture_content else None})
+        parts.extend(others)
+        parts.extend(_tool_call_parts(message, capture_content))
     out["parts"] = parts
     if finish_reason:
         out["finish_reason"] = finish_reason
