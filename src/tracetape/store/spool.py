@@ -64,6 +64,8 @@ def segments(spool: Path, folder: str) -> list[Path]:
             for entry in os.scandir(path)
             if entry.name.endswith(".parquet") and not entry.name.startswith(("_", "."))
         )
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        # No spool yet, or a broken one: nothing to fold; the exporter reports the
+        # failed writes and keeps their spans queued.
         return []
     return [path / name for name in names]
