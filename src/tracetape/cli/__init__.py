@@ -1,0 +1,1 @@
+"""The ``tracetape`` command line: one module per verb, dispatched by `main`."""

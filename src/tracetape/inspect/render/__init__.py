@@ -1,0 +1,1 @@
+"""Renderings of what a tape holds: terminal/plain text now (``text``, ``tables``)."""
