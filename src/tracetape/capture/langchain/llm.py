@@ -90,8 +90,14 @@ def request_attributes(
     params: Mapping[str, Any],
     metadata: Mapping[str, Any],
     recorder: Recorder,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Provider, requested model, class and invocation params of a model call."""
+    """Provider, requested model, class and invocation params of a model call.
+
+    ``options`` is the ``options`` keyword LangChain passes to ``on_chat_model_start``;
+    it alone carries the structured-output schema of ``with_structured_output`` calls
+    that are made by function calling.
+    """
     attrs: dict[str, Any] = {}
     model_class = _model_class(serialized, params)
     if model_class:
@@ -125,8 +131,10 @@ def request_attributes(
     tools = params.get("tools") or params.get("functions")
     if isinstance(tools, list | tuple) and tools:
         recorder.display(semconv.TOOL_DEFINITIONS, to_jsonable(_tool_definitions(tools)), attrs)
-    structured = params.get("ls_structured_output_format") or metadata.get(
-        "ls_structured_output_format"
+    structured = (
+        params.get("ls_structured_output_format")
+        or (options or {}).get("ls_structured_output_format")
+        or metadata.get("ls_structured_output_format")
     )
     shown_format = response_format or structured
     if shown_format:
