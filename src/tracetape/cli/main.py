@@ -74,11 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _VERBS[args.verb][1](args, console)
     except TracetapeError as exc:
-        errors.print(f"[bold red]error:[/] {escape(_one_line(exc))}", highlight=False)
+        errors.print(
+            f"[bold red]error:[/] {escape(_one_line(exc))}", highlight=False, soft_wrap=True
+        )
     except duckdb.Error as exc:
         # DuckDB's messages add the query and a caret on later lines; the first says it.
         first = next((line for line in str(exc).splitlines() if line.strip()), "")
-        errors.print(f"[bold red]SQL error:[/] {escape(_one_line(first))}", highlight=False)
+        errors.print(
+            f"[bold red]SQL error:[/] {escape(_one_line(first))}", highlight=False, soft_wrap=True
+        )
     except KeyboardInterrupt:
         errors.print("interrupted")
         return INTERRUPTED

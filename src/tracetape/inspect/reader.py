@@ -18,6 +18,18 @@ from tracetape.inspect.trace import Trace
 from tracetape.store import connection
 
 
+def query_frame(
+    path: Path, lock_timeout: float, query: str, params: Sequence[Any] | dict[str, Any] | None
+) -> pd.DataFrame:
+    """One read-only query over the public views of the tape at ``path`` as a DataFrame."""
+    with connection.reading(path, lock_timeout) as con:
+        # Through Arrow: DuckDB's own pandas path warns under pandas 3.
+        relation = con.sql(query, params=params or None)
+        if relation is None:  # pyright: ignore[reportUnnecessaryComparison] - DDL returns None
+            return pd.DataFrame()
+        return relation.to_arrow_table().to_pandas()
+
+
 class TapeReader:
     """Read-only access to the tape at ``path``.
 
@@ -37,8 +49,7 @@ class TapeReader:
         """Run SQL over the public views; raises `TapeError` when there is no tape."""
         if not self.path.is_file():
             raise TapeError(f"no tape at {self.path} (record one first, e.g. `tracetape demo`)")
-        with connection.reading(self.path, self.lock_timeout) as con:
-            return con.execute(query, params or []).df()
+        return query_frame(self.path, self.lock_timeout, query, params)
 
     def traces(self, limit: int = 50, *, errors_only: bool = False) -> pd.DataFrame:
         """One row per trace, newest first (only failed ones with ``errors_only``)."""
