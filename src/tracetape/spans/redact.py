@@ -97,7 +97,8 @@ _PATTERNS: Final = re.compile(
             # name=value, name: value, "name": "value" where the name is a secret's.
             r"(?P<name>(?i:[A-Za-z0-9_\-]*(?:api[_\-]?key|apikey|secret|password|passwd|"
             r"passphrase|token|access[_\-]?key|account[_\-]?key|shared[_\-]?access[_\-]?key)))"
-            r"(?P<sep>[\"']?[ \t]*[:=][ \t]*[\"']?)(?P<value>[^\s\"'&,;<>]{6,})",
+            r"(?P<sep>[\"']?[ \t]*[:=][ \t]*)"
+            r"(?:\"(?P<dq>[^\"\n]{1,256})\"|'(?P<sq>[^'\n]{1,256})'|(?P<value>[^\s\"'&,;<>]{6,}))",
         )
     )
 )
@@ -162,10 +163,15 @@ def refresh_environment() -> None:
 
 def _replace(match: re.Match[str]) -> str:
     name = match.group("name")
-    if name is not None and match.group("value") is not None:
-        value = REDACTED if is_secret_key(name) else redact_text(match.group("value"))
-        return name + match.group("sep") + value
-    return REDACTED
+    if name is None:
+        return REDACTED
+    secret = is_secret_key(name)
+    for group, quote in (("dq", '"'), ("sq", "'"), ("value", "")):
+        value = match.group(group)
+        if value is not None:
+            shown = REDACTED if secret else redact_text(value)
+            return f"{name}{match.group('sep')}{quote}{shown}{quote}"
+    return match.group(0)
 
 
 def redact_text(text: str) -> str:
