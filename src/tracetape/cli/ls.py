@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from tracetape.inspect.reader import TapeReader
 from tracetape.inspect.render.tables import traces_table
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     traces = reader.traces(max(args.limit, 0), errors_only=args.errors)
     if traces.empty:
         what = "failed traces" if args.errors else "traces"
-        console.print(f"no {what} on {args.path}", highlight=False)
+        console.print(Text(f"no {what} on {args.path}"))
         return 0
     count = f"{len(traces)} trace{'' if len(traces) == 1 else 's'}"
     title = f"{args.path}: {count}, newest first"

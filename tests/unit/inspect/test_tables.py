@@ -59,3 +59,11 @@ def test_reader_refuses_a_missing_tape_without_creating_it(tmp_path):
     with pytest.raises(TapeError, match="no tape at"):
         TapeReader(path).traces()
     assert not path.parent.exists()
+
+
+def test_cells_are_data_not_markup():
+    frame = pd.DataFrame({"k": ["[bold]x[/bold] [a, b]"]})
+    assert "[bold]x[/bold] [a, b]" in to_plain(frame_table(frame), width=80)
+    traces = _traces()
+    traces.loc[0, "name"] = "[red]agent[/red]"
+    assert "[red]agent[/red]" in to_plain(traces_table(traces, title="[x]"), width=200)

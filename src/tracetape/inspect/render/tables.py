@@ -34,7 +34,7 @@ def traces_table(traces: pd.DataFrame, *, title: str | None = None, compact: boo
     ``compact`` (for narrow terminals) leaves out the name, the start and the models.
     """
     table = Table(
-        title=title,
+        title=Text(title) if title is not None else None,
         title_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
@@ -58,17 +58,17 @@ def traces_table(traces: pd.DataFrame, *, title: str | None = None, compact: boo
         status_text = Text(status, style="bold red" if status == "error" else "green")
         if errors > 1:
             status_text.append(f" x{errors}", style="red")
-        cells: list[str | Text] = [str(row.get("trace_id"))]
+        cells: list[Text] = [Text(str(row.get("trace_id")))]
         if not compact:
-            cells += [str(value(row.get("name")) or ""), _start(row.get("start_time"))]
+            cells += [Text(str(value(row.get("name")) or "")), Text(_start(row.get("start_time")))]
         cells += [
-            format_duration(row.get("duration_ms")),
+            Text(format_duration(row.get("duration_ms"))),
             status_text,
-            f"{int(value(row.get('n_llm')) or 0)}/{int(value(row.get('n_tool')) or 0)}",
-            format_tokens(row.get("input_tokens"), row.get("output_tokens"), unit=""),
+            Text(f"{int(value(row.get('n_llm')) or 0)}/{int(value(row.get('n_tool')) or 0)}"),
+            Text(format_tokens(row.get("input_tokens"), row.get("output_tokens"), unit="")),
         ]
         if not compact:
-            cells.append(_models(row.get("models")))
+            cells.append(Text(_models(row.get("models"))))
         table.add_row(*cells)
     return table
 
@@ -96,5 +96,6 @@ def frame_table(frame: pd.DataFrame, *, max_chars: int = 120) -> Table:
     for column in frame.columns:
         table.add_column(str(column), overflow="fold")
     for row in frame.itertuples(index=False, name=None):
-        table.add_row(*(_cell(cell, max_chars) for cell in row))
+        # Text, not str: a cell such as "[a, b]" is data, never rich markup.
+        table.add_row(*(Text(_cell(cell, max_chars)) for cell in row))
     return table
