@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,16 +31,6 @@ _OUTPUT_KEYS = (
 )
 _STATUS = {StatusCode.OK: "ok", StatusCode.ERROR: "error", StatusCode.UNSET: "unset"}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _hex(value: int, width: int) -> str:
-    return format(value, f"0{width}x")
-
-
-def _time(ns: int | None) -> dt.datetime | None:
-    if ns is None:
-        return None
-    return _EPOCH + dt.timedelta(microseconds=ns // 1000)
 
 
 def _json_text(value: Any) -> str | None:
@@ -81,24 +72,45 @@ _JSON_ATTRIBUTES = frozenset(
     }
 )
 
+# One encoder for every span: OpenTelemetry attribute values are already JSON types
+# (str, bool, int, float and tuples of them), so no per-value conversion is needed.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_decode = json.JSONDecoder().decode
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8(text: str) -> str:
+    """``text`` with lone surrogates replaced, so that it encodes as UTF-8."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def _is_json(text: str) -> bool:
+    try:
+        _decode(text)
+    except ValueError:
+        return False
+    return True
+
 
 def attributes_json(attrs: dict[str, Any]) -> str:
     """All attributes as one JSON object; JSON-valued attributes nest as JSON, not strings."""
-    parts: list[str] = []
+    plain: dict[str, Any] = {}
+    nested: list[str] = []
     for key, value in attrs.items():
-        if key in _JSON_ATTRIBUTES and isinstance(value, str):
-            try:
-                json.loads(value)
-            except ValueError:
-                rendered = dumps(value)
-            else:
-                rendered = value
-        elif isinstance(value, tuple):
-            rendered = dumps(list(value))
+        if key in _JSON_ATTRIBUTES and isinstance(value, str) and _is_json(value):
+            nested.append(_ENCODER.encode(key) + ":" + value)
         else:
-            rendered = dumps(value)
-        parts.append(dumps(key) + ":" + rendered)
-    return "{" + ",".join(parts) + "}"
+            plain[key] = value
+    text = _ENCODER.encode(plain)
+    if nested:
+        text = text[:-1] + ("," if plain else "") + ",".join(nested) + "}"
+    return _utf8(text)
 
 
 def _first(attrs: dict[str, Any], keys: Sequence[str]) -> str | None:
@@ -112,8 +124,15 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def span_row(span: ReadableSpan, blobs: dict[str, str]) -> dict[str, Any]:
-    """One row of `SPAN_SCHEMA`; payload blobs the span carries are moved into ``blobs``."""
+def _micros(ns: int | None) -> int | None:
+    return None if ns is None else ns // 1000
+
+
+def span_values(span: ReadableSpan, blobs: dict[str, str]) -> tuple[Any, ...]:
+    """One row of `SPAN_SCHEMA`, in its column order (times as UTC microseconds).
+
+    Payload blobs the span carries are moved into ``blobs``.
+    """
     ctx = span.context
     attrs: dict[str, Any] = dict(span.attributes or {})
     carried = attrs.pop(semconv.BLOBS, None)
@@ -129,41 +148,59 @@ def span_row(span: ReadableSpan, blobs: dict[str, str]) -> dict[str, Any]:
     tags = attrs.get(semconv.TAGS)
     model = attrs.get(semconv.RESPONSE_MODEL) or attrs.get(semconv.REQUEST_MODEL)
     replayable = attrs.get(semconv.REPLAYABLE)
-    return {
-        "trace_id": _hex(ctx.trace_id, 32) if ctx else None,
-        "span_id": _hex(ctx.span_id, 16) if ctx else None,
-        "parent_span_id": _hex(parent.span_id, 16) if parent else None,
-        "name": span.name,
-        "kind": attrs.get(semconv.KIND, "chain"),
-        "operation": attrs.get(semconv.OPERATION_NAME),
-        "start_time": _time(start),
-        "end_time": _time(end),
-        "duration_ms": (end - start) / 1e6 if start is not None and end is not None else None,
-        "status": _STATUS.get(status.status_code, "unset"),
-        "status_message": status.description,
-        "error_type": attrs.get(semconv.ERROR_TYPE),
-        "model": str(model) if model else None,
-        "provider": attrs.get(semconv.PROVIDER_NAME),
-        "tool_name": attrs.get(semconv.TOOL_NAME),
-        "input": _first(attrs, _INPUT_KEYS),
-        "output": _first(attrs, _OUTPUT_KEYS),
-        "attributes": attributes_json(attrs),
-        "input_tokens": _int(attrs.get(semconv.USAGE_INPUT_TOKENS)),
-        "output_tokens": _int(attrs.get(semconv.USAGE_OUTPUT_TOKENS)),
-        "run_id": attrs.get(semconv.RUN_ID),
-        "environment_id": resource.get(semconv.ENVIRONMENT_ID),
-        "replay_of": attrs.get(semconv.REPLAY_OF),
-        "tags": list(tags) if isinstance(tags, tuple | list) else None,
-        "replayable": bool(replayable) if replayable is not None else None,
-        "pid": _int(resource.get("process.pid")) or os.getpid(),
-    }
+    get = attrs.get
+    return (
+        format(ctx.trace_id, "032x") if ctx else None,
+        format(ctx.span_id, "016x") if ctx else None,
+        format(parent.span_id, "016x") if parent else None,
+        span.name,
+        get(semconv.KIND, "chain"),
+        get(semconv.OPERATION_NAME),
+        _micros(start),
+        _micros(end),
+        (end - start) / 1e6 if start is not None and end is not None else None,
+        _STATUS.get(status.status_code, "unset"),
+        status.description,
+        get(semconv.ERROR_TYPE),
+        str(model) if model else None,
+        get(semconv.PROVIDER_NAME),
+        get(semconv.TOOL_NAME),
+        _first(attrs, _INPUT_KEYS),
+        _first(attrs, _OUTPUT_KEYS),
+        attributes_json(attrs),
+        _int(get(semconv.USAGE_INPUT_TOKENS)),
+        _int(get(semconv.USAGE_OUTPUT_TOKENS)),
+        get(semconv.RUN_ID),
+        resource.get(semconv.ENVIRONMENT_ID),
+        get(semconv.REPLAY_OF),
+        list(tags) if isinstance(tags, tuple | list) else None,
+        bool(replayable) if replayable is not None else None,
+        _int(resource.get("process.pid")) or os.getpid(),
+    )
+
+
+def span_row(span: ReadableSpan, blobs: dict[str, str]) -> dict[str, Any]:
+    """One row of `SPAN_SCHEMA` as a dict (times as datetimes); see `span_values`."""
+    row = dict(zip(SPAN_SCHEMA.names, span_values(span, blobs), strict=True))
+    for key in ("start_time", "end_time"):
+        if row[key] is not None:
+            row[key] = _EPOCH + dt.timedelta(microseconds=row[key])
+    return row
 
 
 def spans_table(spans: Sequence[ReadableSpan]) -> tuple[pa.Table, pa.Table]:
-    """Arrow tables of span rows and of the distinct blobs they carried."""
+    """Arrow tables of span rows and of the distinct blobs they carried.
+
+    Built column by column from plain tuples: the exporter's hot path.
+    """
     blobs: dict[str, str] = {}
-    rows = [span_row(span, blobs) for span in spans]
-    span_table = pa.Table.from_pylist(rows, schema=SPAN_SCHEMA)
+    rows = [span_values(span, blobs) for span in spans]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in SPAN_SCHEMA]
+    arrays = [
+        pa.array(column, type=field.type)
+        for column, field in zip(columns, SPAN_SCHEMA, strict=True)
+    ]
+    span_table = pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)
     blob_table = pa.Table.from_pydict(
         {
             "hash": list(blobs),
