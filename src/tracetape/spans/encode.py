@@ -41,6 +41,9 @@ JSONValue = Any  # a JSON-safe value: None, bool, int, float, str, list, dict[st
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SECRET_TYPES: Final = frozenset({"SecretStr", "SecretBytes", "Secret"})
+_SCHEMA_WORDS: Final = frozenset(
+    {"type", "$ref", "anyOf", "oneOf", "allOf", "items", "enum", "properties", "format"}
+)
 
 
 def _utf8(text: str) -> str:
@@ -127,17 +130,39 @@ def _key(key: object) -> str:
     return _repr(key)
 
 
-def _mapping(items: Iterator[tuple[Any, Any]], size: int, depth: int, walk: _Walk) -> JSONValue:
+def _mapping(
+    items: Iterator[tuple[Any, Any]], size: int, depth: int, walk: _Walk, schema: bool = False
+) -> JSONValue:
     out: dict[str, JSONValue] = {}
     for key, item in islice(items, MAX_ITEMS):
         name = _key(key)
-        if is_secret_key(name) and not (item is None or (isinstance(item, str) and not item)):
+        if schema and isinstance(item, Mapping) and not _SCHEMA_WORDS.isdisjoint(item):
+            # JSON-schema ``properties``: names of parameters (``api_key``) whose values
+            # are schemas, not secrets; a tool definition must survive for re-runs.
+            out[name] = _walk(item, depth, walk)
+        elif is_secret_key(name) and not (item is None or (isinstance(item, str) and not item)):
             out[name] = REDACTED
+        elif name == "properties" and isinstance(item, Mapping) and depth < MAX_DEPTH:
+            out[name] = _schema_properties(item, depth, walk)
         else:
             out[name] = _walk(item, depth, walk)
     if size > MAX_ITEMS:
         out["…"] = f"[tracetape: {size - MAX_ITEMS} more items]"
     return out
+
+
+def _schema_properties(value: Mapping[Any, Any], depth: int, walk: _Walk) -> JSONValue:
+    walk.budget -= 1
+    ident = id(value)
+    if ident in walk.path:
+        return f"<cycle: {_type_name(value)}>"
+    walk.path.add(ident)
+    try:
+        return _mapping(iter(value.items()), len(value), depth + 1, walk, schema=True)
+    except Exception as exc:  # noqa: BLE001 - user objects may fail any way at all
+        return f"<{_type_name(value)}: not serialisable ({type(exc).__name__})>"
+    finally:
+        walk.path.discard(ident)
 
 
 def _sequence(items: Iterator[Any], size: int, depth: int, walk: _Walk) -> list[JSONValue]:

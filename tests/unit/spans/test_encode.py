@@ -326,3 +326,21 @@ def test_encoding_is_deterministic_for_hashing() -> None:
         return {"s": {"b", "a", "c"}, "o": Node(), "g": (i for i in range(2)), "n": np.arange(2)}
 
     assert content_hash(encode(build())) == content_hash(encode(build()))
+
+
+def test_json_schema_properties_named_like_secrets_keep_their_schema() -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "login",
+            "parameters": {
+                "type": "object",
+                "properties": {"api_key": {"type": "string"}, "password": {"type": "string"}},
+            },
+        },
+    }
+    assert roundtrip(tool) == tool
+    # Only schema-shaped values are spared: other "properties" keep key redaction.
+    assert roundtrip({"properties": {"password": {"value": "x"}, "token": "abc"}}) == {
+        "properties": {"password": REDACTED, "token": REDACTED}
+    }
