@@ -186,3 +186,25 @@ async def test_async_gather_and_astream_events(tape):
     assert len(traces_per_question) == 8
     assert all(len(t) == 1 for t in traces_per_question.values())
     assert handler.open_runs == 0
+
+
+@tool
+def bracketed(query: str) -> str:
+    """Return text that looks like JSON but is not."""
+    return "[faq-1] shipping takes {3} days"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_text_that_looks_like_json_is_stored_as_text(tape):
+    model = ToolCallingFakeModel(
+        messages=script(
+            AIMessage(content="", tool_calls=[call("bracketed", {"query": "q"}, "b1")]),
+            AIMessage(content='{"not": json'),
+        )
+    )
+    agent = react_agent(model, [bracketed])
+    agent.invoke({"messages": [("user", "[x")]}, config={"callbacks": [tape.langchain()]})
+    assert tape.flush() > 0
+    out = tape.sql("select output from spans where kind = 'tool'").output[0]
+    assert json.loads(out) == "[faq-1] shipping takes {3} days"
+    assert tape.sql("select count(*) from spans where kind = 'llm'").iloc[0, 0] == 2

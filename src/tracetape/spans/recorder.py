@@ -36,8 +36,15 @@ class Recorder:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def display(self, key: str, value: Any, attrs: dict[str, Any]) -> None:
-        """Put JSON ``value`` under ``key``, cut to the display limit (marked when cut)."""
-        text = value if isinstance(value, str) else dumps(value)
+        """Put a JSON-safe ``value`` under ``key`` as JSON, cut to the display limit.
+
+        A string is a value like any other (it becomes a JSON string); use
+        `display_json` for text that is already JSON.
+        """
+        self.display_json(key, dumps(value), attrs)
+
+    def display_json(self, key: str, text: str, attrs: dict[str, Any]) -> None:
+        """Put JSON ``text`` under ``key``, cut to the display limit (marked when cut)."""
         text, cut = limit_json(text, self.settings.max_display_chars)
         attrs[key] = text
         if cut:

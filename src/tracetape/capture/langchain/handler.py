@@ -237,7 +237,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
             kind = kinds.CHAIN
             attrs.update(attempt("langgraph.meta", lambda: langgraph.attributes(meta, False), {}))
         if kind != kinds.PROMPT and self.recorder.settings.capture_content:
-            self.recorder.display(semconv.INPUT, io_json(inputs, self.codec), attrs)
+            self.recorder.display_json(semconv.INPUT, io_json(inputs, self.codec), attrs)
         run = self._start(run_id, parent_run_id, name, kind, attrs, meta, tags)
         if run.parent is None and self.recorder.settings.capture_content:
             payload = attempt("chain.replay", lambda: replay_payload(inputs), None)
@@ -268,7 +268,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
                 return prompt_capture.end_attributes(outputs, self.recorder)
             out: dict[str, Any] = {}
             if self.recorder.settings.capture_content:
-                self.recorder.display(semconv.OUTPUT, io_json(outputs, self.codec), out)
+                self.recorder.display_json(semconv.OUTPUT, io_json(outputs, self.codec), out)
                 if run.parent is None:
                     payload = replay_payload(outputs)
                     digest = self.recorder.content.put(payload, run.blobs) if payload else None
@@ -388,7 +388,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
                 return out
             encoded = self.codec.encode(message, finish)
             if self.recorder.settings.capture_content:
-                self.recorder.display(semconv.OUTPUT_MESSAGES, "[" + encoded.display + "]", out)
+                self.recorder.display_json(semconv.OUTPUT_MESSAGES, "[" + encoded.display + "]", out)
             digest = self.recorder.content.put(encoded.payload, run.blobs)
             out[semconv.REPLAY_OUTPUT] = dumps([digest] if digest else [])
             if digest is None:

@@ -307,10 +307,9 @@ def start_attributes(
             if isinstance(inputs, Mapping)
             else _value_json(inputs)
         )
-        # Pre-encoded: `display` takes a str as JSON text, and a value may be a str.
         text = dumps(values)
-        recorder.display(semconv.PROMPT_VALUES, text, attrs)
-        recorder.display(semconv.INPUT, text, attrs)
+        recorder.display_json(semconv.PROMPT_VALUES, text, attrs)
+        recorder.display_json(semconv.INPUT, text, attrs)
     return attrs
 
 
@@ -331,5 +330,5 @@ def end_attributes(output: Any, recorder: Recorder) -> dict[str, Any]:
         return attrs
     text = getattr(output, "text", None)
     rendered_text = to_jsonable(text if isinstance(text, str) else output)
-    recorder.display(semconv.OUTPUT, dumps(rendered_text), attrs)
+    recorder.display(semconv.OUTPUT, rendered_text, attrs)
     return attrs

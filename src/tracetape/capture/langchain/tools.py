@@ -30,7 +30,7 @@ def start_attributes(
     if not recorder.settings.capture_content:
         return attrs
     text = dumps(arguments)
-    recorder.display(semconv.TOOL_CALL_ARGUMENTS, text, attrs)
+    recorder.display_json(semconv.TOOL_CALL_ARGUMENTS, text, attrs)
     digest = recorder.content.put(text, blobs)
     if digest is None:
         attrs[semconv.REPLAYABLE] = False
