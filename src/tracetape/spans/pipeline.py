@@ -22,6 +22,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -130,34 +131,29 @@ class DurableBatchProcessor(SpanProcessor):
         with self._lock:
             return len(self._queue)
 
-    def _take(self, n: int) -> list[ReadableSpan]:
+    def _peek(self, n: int) -> list[ReadableSpan]:
         with self._lock:
-            count = min(n, len(self._queue))
-            return [self._queue.popleft() for _ in range(count)]
+            return list(islice(self._queue, n))
 
-    def _give_back(self, batch: Sequence[ReadableSpan]) -> None:
+    def _remove(self, n: int) -> None:
+        # One C-level rebuild, no Python loop: a KeyboardInterrupt cannot land halfway.
         with self._lock:
-            self._queue.extendleft(reversed(batch))
+            self._queue = deque(islice(self._queue, n, None))
+            self.written += n
 
     def _drain(self, limit: int | None) -> None:
+        # A batch leaves the queue only once it is written, so a failed write, or a
+        # KeyboardInterrupt or SystemExit at any point, leaves it queued for the next
+        # attempt (the exit hook's, at worst). Only the export lock's holder drains.
         token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
             with self._export_lock:
                 budget = limit
                 while budget is None or budget > 0:
-                    batch = self._take(self.batch_size)
-                    if not batch:
+                    batch = self._peek(self.batch_size)
+                    if not batch or not self._export(batch):
                         return
-                    try:
-                        done = self._export(batch)
-                    except BaseException:
-                        # KeyboardInterrupt or SystemExit mid-write: keep the batch for
-                        # the exit hook to write.
-                        self._give_back(batch)
-                        raise
-                    if not done:
-                        self._give_back(batch)
-                        return
+                    self._remove(len(batch))
                     if budget is not None:
                         budget -= 1
         finally:
@@ -170,8 +166,6 @@ class DurableBatchProcessor(SpanProcessor):
             result = SpanExportResult.FAILURE
             self.last_error = exc
         if result is SpanExportResult.SUCCESS:
-            with self._lock:
-                self.written += len(batch)
             self._retry_at = 0.0
             return True
         self.failed_attempts += 1

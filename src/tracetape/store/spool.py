@@ -8,6 +8,7 @@ see half a file. Folding (`tracetape.store.fold`) moves segments into DuckDB tab
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -38,9 +39,15 @@ def ensure(spool: Path) -> None:
 
 
 def _write_atomic(table: pa.Table, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd", compression_level=1)
-    os.replace(tmp, target)
+    # Unique per call: two threads (or processes) may write the same target at once.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{next(_counter)}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd", compression_level=1)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_segment(spool: Path, folder: str, table: pa.Table) -> Path:
