@@ -63,45 +63,55 @@ _NOT_SECRET: Final = frozenset(
     }
 )
 
-_NOT_WORD = r"(?<![A-Za-z0-9])"
+# Credential shapes, each with the literal text it starts with. A rule runs only when its
+# literal occurs in the text (a C-speed substring test), and its regex starts with that
+# literal, so ordinary text costs a few substring searches, not a regex per position.
 _CREDENTIAL_SHAPES: Final = (
-    r"sk-ant-[A-Za-z0-9_\-]{16,}",
+    (("sk-",), r"sk-ant-[A-Za-z0-9_\-]{16,}"),
     # OpenAI-style keys (also DeepSeek, Moonshot, ...): require a digit, so that prose
     # such as "sk-learn-compatible" is left alone.
-    r"sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z_\-]*[0-9])[A-Za-z0-9_\-]{16,}",
-    r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",
-    r"(?:AKIA|ASIA)[0-9A-Z]{16}",
-    r"AIza[0-9A-Za-z_\-]{35}",
-    r"gh[pousr]_[A-Za-z0-9]{30,}",
-    r"github_pat_[A-Za-z0-9_]{30,}",
-    r"xox[abprse]-[A-Za-z0-9\-]{10,}",
-    r"hf_[A-Za-z0-9]{30,}",
-    r"glpat-[A-Za-z0-9_\-]{20,}",
-    r"gsk_[A-Za-z0-9]{20,}",
-    r"xai-[A-Za-z0-9]{20,}",
-    r"pplx-[A-Za-z0-9]{20,}",
-    r"r8_[A-Za-z0-9]{20,}",
-    r"tvly-[A-Za-z0-9\-]{20,}",
-    r"pcsk_[A-Za-z0-9_]{20,}",
-    r"lsv2_(?:pt|sk)_[A-Za-z0-9_]{20,}",
-    r"npm_[A-Za-z0-9]{30,}",
+    (("sk-",), r"sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z_\-]*[0-9])[A-Za-z0-9_\-]{16,}"),
+    (("_live_", "_test_"), r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),
+    (("AKIA", "ASIA"), r"(?:AKIA|ASIA)[0-9A-Z]{16}"),
+    (("AIza",), r"AIza[0-9A-Za-z_\-]{35}"),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{30,}"),
+    (("github_pat_",), r"github_pat_[A-Za-z0-9_]{30,}"),
+    (("xox",), r"xox[abprse]-[A-Za-z0-9\-]{10,}"),
+    (("hf_",), r"hf_[A-Za-z0-9]{30,}"),
+    (("glpat-",), r"glpat-[A-Za-z0-9_\-]{20,}"),
+    (("gsk_",), r"gsk_[A-Za-z0-9]{20,}"),
+    (("xai-",), r"xai-[A-Za-z0-9]{20,}"),
+    (("pplx-",), r"pplx-[A-Za-z0-9]{20,}"),
+    (("r8_",), r"r8_[A-Za-z0-9]{20,}"),
+    (("tvly-",), r"tvly-[A-Za-z0-9\-]{20,}"),
+    (("pcsk_",), r"pcsk_[A-Za-z0-9_]{20,}"),
+    (("lsv2_",), r"lsv2_(?:pt|sk)_[A-Za-z0-9_]{20,}"),
+    (("npm_",), r"npm_[A-Za-z0-9]{30,}"),
+    (("eyJ",), r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
 )
-_PATTERNS: Final = re.compile(
-    "|".join(
-        (
-            *(_NOT_WORD + shape for shape in _CREDENTIAL_SHAPES),
-            r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{12,}",
-            r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
-            r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",
-            # name=value, name: value, "name": "value" where the name is a secret's.
-            r"(?P<name>(?i:[A-Za-z0-9_\-]*(?:api[_\-]?key|apikey|secret|password|passwd|"
-            r"passphrase|token|access[_\-]?key|account[_\-]?key|shared[_\-]?access[_\-]?key)))"
-            r"(?P<sep>[\"']?[ \t]*[:=][ \t]*)"
-            r"(?:\"(?P<dq>[^\"\n]{1,256})\"|'(?P<sq>[^'\n]{1,256})'|(?P<value>[^\s\"'&,;<>]{6,}))",
-        )
-    )
+_SHAPES: Final = tuple((hints, re.compile(pattern)) for hints, pattern in _CREDENTIAL_SHAPES)
+_ANY_SHAPE: Final = re.compile(
+    "|".join(re.escape(hint) for hints, _ in _CREDENTIAL_SHAPES for hint in hints)
+    + "|-----BEGIN|://"
 )
+_ANY_WORD: Final = re.compile(r"bearer|key|secret|passw|token")
+_BEARER: Final = re.compile(r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{12,}")
+_PRIVATE_KEY: Final = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
+)
+_URL_PASSWORD: Final = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")
+# name=value, name: value, "name": "value" where the name ends in a secret's word. The
+# word is matched first (a regex cannot look back over a whole name cheaply); the rest
+# of the name is read backwards from the match in `_assignment`.
+_SECRET_WORDS: Final = ("key", "secret", "passw", "passphrase", "token")
+_ASSIGNMENT: Final = re.compile(
+    r"(?=[AaSsPpTt])"  # a cheap first-character test before the alternation
+    r"(?i:api[_\-]?key|apikey|secret|password|passwd|passphrase|token|access[_\-]?key|"
+    r"account[_\-]?key|shared[_\-]?access[_\-]?key)"
+    r"(?P<sep>[\"']?[ \t]*[:=][ \t]*)"
+    r"(?:\"(?P<dq>[^\"\n]{1,256})\"|'(?P<sq>[^'\n]{1,256})'|(?P<value>[^\s\"'&,;<>]{6,}))"
+)
+_NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 _env_lock = threading.Lock()
 _env_values: re.Pattern[str] | None = None
@@ -161,16 +171,26 @@ def refresh_environment() -> None:
         _env_snapshot = -1
 
 
-def _replace(match: re.Match[str]) -> str:
-    name = match.group("name")
-    if name is None:
-        return REDACTED
+def _shape(match: re.Match[str]) -> str:
+    start = match.start()
+    if start and match.string[start - 1].isalnum():
+        return match.group(0)  # inside a longer word: not a credential's start
+    return REDACTED
+
+
+def _assignment(match: re.Match[str]) -> str:
+    text, begin = match.string, match.start()
+    while begin and text[begin - 1] in _NAME_CHARS:
+        begin -= 1
+    name = text[begin : match.start("sep")]
+    head = text[match.start() : match.start("sep")]
+    sep = match.group("sep")
     secret = is_secret_key(name)
     for group, quote in (("dq", '"'), ("sq", "'"), ("value", "")):
         value = match.group(group)
         if value is not None:
             shown = REDACTED if secret else redact_text(value)
-            return f"{name}{match.group('sep')}{quote}{shown}{quote}"
+            return f"{head}{sep}{quote}{shown}{quote}"
     return match.group(0)
 
 
@@ -178,7 +198,21 @@ def redact_text(text: str) -> str:
     """Replace every credential-shaped substring and known secret value in ``text``."""
     if len(text) < 8:
         return text
-    out = _PATTERNS.sub(_replace, text)
+    out = text
+    if _ANY_SHAPE.search(out):
+        for hints, pattern in _SHAPES:
+            if any(hint in out for hint in hints):
+                out = pattern.sub(_shape, out)
+        if "-----BEGIN" in out:
+            out = _PRIVATE_KEY.sub(REDACTED, out)
+        if "://" in out and "@" in out:
+            out = _URL_PASSWORD.sub(REDACTED, out)
+    lowered = out.lower()
+    if _ANY_WORD.search(lowered):
+        if "bearer" in lowered:
+            out = _BEARER.sub(REDACTED, out)
+        if ("=" in out or ":" in out) and any(word in lowered for word in _SECRET_WORDS):
+            out = _ASSIGNMENT.sub(_assignment, out)
     env = _env_pattern()
     if env is not None:
         out = env.sub(REDACTED, out)
