@@ -23,6 +23,7 @@ from tracetape.errors import (
     TapeError,
     TapeLockedError,
 )
+from tracetape.inspect.reader import TapeReader
 from tracetape.inspect.trace import Trace
 from tracetape.settings import Settings
 from tracetape.spans.content import ContentStore
@@ -78,8 +79,10 @@ class Tape:
             interval=settings.flush_interval,
         )
         processors: list[SpanProcessor] = [self._processor]
+        self._otlp: SpanProcessor | None = None
         if otlp if otlp is not None else settings.otlp:
-            processors.append(_otlp_processor())
+            self._otlp = _otlp_processor()
+            processors.append(self._otlp)
         if tracer_provider is None:
             self._provider = build_provider(
                 processors, environment_resource(self.environment["environment_id"])
@@ -98,6 +101,7 @@ class Tape:
         self._handler: Any = None
         self._handler_lock = threading.Lock()
         self._flushed = 0
+        self._reader = TapeReader(self.path, settings.lock_timeout)
         self._closed = False
         set_default_recorder(self.recorder)
         _open_tapes.add(self)
@@ -132,6 +136,8 @@ class Tape:
         `FlushError` if some could not be written (they stay queued and are retried).
         """
         self._processor.force_flush(int(timeout * 1000))
+        if self._otlp is not None:
+            self._otlp.force_flush(int(timeout * 1000))
         pending = self._processor.pending()
         if pending:
             raise FlushError(
@@ -171,25 +177,15 @@ class Tape:
         Example:
             >>> tape.sql("select name from spans where kind = ?", ["tool"])
         """
-        with connection.reading(self.path, self.settings.lock_timeout) as con:
-            # Through Arrow: DuckDB's own pandas path warns under pandas 3.
-            relation = con.sql(query, params=params or None)
-            if relation is None:  # pyright: ignore[reportUnnecessaryComparison] - DDL returns None
-                return pd.DataFrame()
-            return relation.to_arrow_table().to_pandas()
+        return self._reader.sql(query, params)
 
-    def traces(self, limit: int = 50) -> pd.DataFrame:
-        """One row per trace, newest first."""
-        return self.sql("SELECT * FROM traces ORDER BY start_time DESC LIMIT ?", [limit])
+    def traces(self, limit: int = 50, *, errors_only: bool = False) -> pd.DataFrame:
+        """One row per trace, newest first (only failed ones with ``errors_only``)."""
+        return self._reader.traces(limit, errors_only=errors_only)
 
     def trace(self, trace_id: str) -> Trace:
-        """One recorded trace as a `Trace` (span tree, DataFrames, text rendering)."""
-        spans = self.sql(
-            "SELECT * FROM spans WHERE trace_id = ? ORDER BY start_time, span_id", [trace_id]
-        )
-        if spans.empty:
-            raise NotFoundError(f"no trace {trace_id!r} on {self.path}")
-        return Trace(trace_id, spans)
+        """One recorded trace (by id or a unique prefix of it) as a `Trace`."""
+        return self._reader.trace(trace_id)
 
     def span(self, span_id: str) -> dict[str, Any]:
         """One recorded span as a dict of its columns."""

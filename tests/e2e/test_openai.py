@@ -301,10 +301,6 @@ def test_structured_output_by_function_calling_records_the_schema_tool(tape, ope
     assert attrs["tracetape.model.invocation_params"]["tool_choice"]["function"]["name"] == "Answer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handler.on_chat_model_start does not yet pass options= to llm.request_attributes",
-)
 def test_structured_output_by_function_calling_records_response_format(tape, openai_server):
     openai_server.script(Reply(tool_calls=(ToolCall("Answer", {"value": 4}, "call_a"),)))
     model = openai_server.chat_model().with_structured_output(Answer, method="function_calling")
@@ -429,10 +425,6 @@ def test_error_attributes_read_the_provider_error(openai_server):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handler.on_llm_error does not yet add llm.error_attributes (see report)",
-)
 def test_error_span_records_http_status(tape, openai_server):
     openai_server.script(error(503, "overloaded"))
     with pytest.raises(openai.InternalServerError):

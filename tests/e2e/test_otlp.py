@@ -87,7 +87,9 @@ def test_recording_through_the_users_tracer_provider(tmp_path):
             pass
         tape.flush()
         assert [s.name for s in exporter.get_finished_spans()] == ["mine"]
-        assert list(tape.sql("select name from spans").name) == ["mine"]
+        row = tape.sql("select name, environment_id from spans").iloc[0]
+        assert row["name"] == "mine"
+        assert row.environment_id == tape.environment["environment_id"]
     finally:
         tape.close()
         provider.shutdown()

@@ -166,10 +166,6 @@ def test_secrets_never_reach_the_tape(tmp_path, openai_server, service_env):
     assert "[REDACTED]" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handler._fail stores str(error) unredacted as the status message (see report)",
-)
 def test_an_error_message_with_a_secret_is_redacted(tmp_path, openai_server, service_env):
     @tool
     def leaky() -> str:

@@ -128,10 +128,13 @@ def _micros(ns: int | None) -> int | None:
     return None if ns is None else ns // 1000
 
 
-def span_values(span: ReadableSpan, blobs: dict[str, str]) -> tuple[Any, ...]:
+def span_values(
+    span: ReadableSpan, blobs: dict[str, str], environment_id: str | None = None
+) -> tuple[Any, ...]:
     """One row of `SPAN_SCHEMA`, in its column order (times as UTC microseconds).
 
-    Payload blobs the span carries are moved into ``blobs``.
+    Payload blobs the span carries are moved into ``blobs``. ``environment_id`` is used
+    when the span's resource does not name one (a user's own tracer provider).
     """
     ctx = span.context
     attrs: dict[str, Any] = dict(span.attributes or {})
@@ -171,7 +174,7 @@ def span_values(span: ReadableSpan, blobs: dict[str, str]) -> tuple[Any, ...]:
         _int(get(semconv.USAGE_INPUT_TOKENS)),
         _int(get(semconv.USAGE_OUTPUT_TOKENS)),
         get(semconv.RUN_ID),
-        resource.get(semconv.ENVIRONMENT_ID),
+        resource.get(semconv.ENVIRONMENT_ID) or environment_id,
         get(semconv.REPLAY_OF),
         list(tags) if isinstance(tags, tuple | list) else None,
         bool(replayable) if replayable is not None else None,
@@ -188,13 +191,15 @@ def span_row(span: ReadableSpan, blobs: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-def spans_table(spans: Sequence[ReadableSpan]) -> tuple[pa.Table, pa.Table]:
+def spans_table(
+    spans: Sequence[ReadableSpan], environment_id: str | None = None
+) -> tuple[pa.Table, pa.Table]:
     """Arrow tables of span rows and of the distinct blobs they carried.
 
     Built column by column from plain tuples: the exporter's hot path.
     """
     blobs: dict[str, str] = {}
-    rows = [span_values(span, blobs) for span in spans]
+    rows = [span_values(span, blobs, environment_id) for span in spans]
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in SPAN_SCHEMA]
     arrays = [
         pa.array(column, type=field.type)

@@ -50,7 +50,7 @@ class TapeSpanExporter(SpanExporter):
         if not spans:
             return SpanExportResult.SUCCESS
         try:
-            span_table, blob_table = spans_table(spans)
+            span_table, blob_table = spans_table(spans, self.environment.get("environment_id"))
             if not self._environment_written:
                 spool.write_segment(self.spool, "environments", environment_table(self.environment))
                 self._environment_written = True

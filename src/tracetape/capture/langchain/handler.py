@@ -10,6 +10,7 @@ builds and copies a Run object per callback) and runs inline, in the caller's th
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from tracetape.capture.langchain.messages import MessageCodec, encode_history
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import dumps, qualname, to_jsonable
 from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
+from tracetape.spans.redact import redact_text
 
 _MAX_OPEN_RUNS = 50_000
 
@@ -193,9 +195,17 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
                 self.recorder.display(semconv.INTERRUPT_VALUE, to_jsonable(values), attrs := {})
                 run.span.set_attributes(attrs)
         else:
-            run.span.set_status(Status(StatusCode.ERROR, str(error)[:2000]))
+            message = redact_text(str(error))
+            run.span.set_status(Status(StatusCode.ERROR, message[:2000]))
             run.span.set_attribute(semconv.ERROR_TYPE, qualname(type(error)))
-            run.span.record_exception(error)
+            stack = "".join(traceback.format_exception(error))
+            run.span.record_exception(
+                error,
+                attributes={
+                    "exception.message": message,
+                    "exception.stacktrace": redact_text(stack),
+                },
+            )
         self._end(run_id, ok=False)
 
     # -- chains, graphs, nodes, prompts -------------------------------------------------
@@ -301,7 +311,9 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         params = kwargs.get("invocation_params") or {}
         attrs = attempt(
             "llm.request",
-            lambda: llm.request_attributes(serialized, params, meta, self.recorder),
+            lambda: llm.request_attributes(
+                serialized, params, meta, self.recorder, kwargs.get("options")
+            ),
             {},
         )
         attrs.update(attempt("langgraph.meta", lambda: langgraph.attributes(meta, False), {}))
@@ -345,8 +357,11 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
                 semconv.INPUT_MESSAGES, to_jsonable(llm.prompt_messages(prompt_list)), attrs
             )
         run_blobs: dict[str, str] = {}
-        digest = self.recorder.content.put(dumps(to_jsonable(prompt_list)), run_blobs)
-        attrs[semconv.REPLAY_INPUT] = dumps([digest] if digest else [])
+        if self.recorder.settings.capture_content:
+            digest = self.recorder.content.put(dumps(to_jsonable(prompt_list)), run_blobs)
+            attrs[semconv.REPLAY_INPUT] = dumps([digest] if digest else [])
+        else:
+            attrs[semconv.REPLAYABLE] = False
         name = str(kwargs.get("name") or _serialized_name(serialized) or "llm")
         run = self._start(
             run_id, parent_run_id, name, kinds.LLM, attrs, meta, tags, SpanKind.CLIENT
@@ -382,13 +397,21 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
             if message is None:
                 if self.recorder.settings.capture_content:
                     out[semconv.OUTPUT_MESSAGES] = llm.text_output(response)
+                if not self.recorder.settings.capture_content:
+                    out[semconv.REPLAYABLE] = False
+                    return out
                 texts = [g.text for gens in response.generations for g in gens]
-                digest = self.recorder.content.put(dumps(texts), run.blobs)
+                digest = self.recorder.content.put(dumps(to_jsonable(texts)), run.blobs)
                 out[semconv.REPLAY_OUTPUT] = dumps([digest] if digest else [])
                 return out
             encoded = self.codec.encode(message, finish)
             if self.recorder.settings.capture_content:
-                self.recorder.display_json(semconv.OUTPUT_MESSAGES, "[" + encoded.display + "]", out)
+                self.recorder.display_json(
+                    semconv.OUTPUT_MESSAGES, "[" + encoded.display + "]", out
+                )
+            else:
+                out[semconv.REPLAYABLE] = False
+                return out
             digest = self.recorder.content.put(encoded.payload, run.blobs)
             out[semconv.REPLAY_OUTPUT] = dumps([digest] if digest else [])
             if digest is None:
@@ -399,6 +422,9 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
 
     @guard("langchain.on_llm_error")
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            run.span.set_attributes(attempt("llm.error", lambda: llm.error_attributes(error), {}))
         self._fail(run_id, error)
 
     # -- tools -------------------------------------------------------------------------
