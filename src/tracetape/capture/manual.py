@@ -69,7 +69,9 @@ class UserSpan:
 
 
 @contextmanager
-def _span_cm(name: str, attributes: Mapping[str, Any] | None, kind: str) -> Generator[UserSpan, None, None]:
+def _span_cm(
+    name: str, attributes: Mapping[str, Any] | None, kind: str
+) -> Generator[UserSpan, None, None]:
     recorder = default_recorder()
     if recorder is None:
         yield UserSpan(None, None)

@@ -85,9 +85,7 @@ class DurableBatchProcessor(SpanProcessor):
         self._stopped = False
         self._retry_at = 0.0
         self._pid = os.getpid()
-        self._thread = threading.Thread(
-            target=self._run, name="tracetape-writer", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="tracetape-writer", daemon=True)
         self._thread.start()
 
     # -- SpanProcessor ----------------------------------------------------------------

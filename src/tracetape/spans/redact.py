@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -99,7 +100,8 @@ _BEARER: Final = re.compile(r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{12,}")
 _PRIVATE_KEY: Final = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
 )
-_URL_PASSWORD: Final = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")
+# Quotes and backslashes end the match so that it never spans two JSON strings.
+_URL_PASSWORD: Final = re.compile(r"(?<=://)[^/\s:@\"\\]+:[^/\s@\"\\]+(?=@)")
 # name=value, name: value, "name": "value" where the name ends in a secret's word. The
 # word is matched first (a regex cannot look back over a whole name cheaply); the rest
 # of the name is read backwards from the match in `_assignment`.
@@ -120,8 +122,10 @@ _env_checked = 0.0
 _ENV_RECHECK_SECONDS: Final = 2.0
 
 
+@functools.lru_cache(maxsize=8192)
 def is_secret_key(key: str) -> bool:
-    """Whether a mapping key names a secret (its value is replaced whole)."""
+    """Whether a mapping key names a secret (its value is replaced whole). Memoised:
+    the same few keys recur in every payload."""
     lowered = key.lower()
     if lowered in _NOT_SECRET or lowered.endswith(("_tokens", "_token_count")):
         return False

@@ -250,7 +250,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
             self.recorder.display_json(semconv.INPUT, io_json(inputs, self.codec), attrs)
         run = self._start(run_id, parent_run_id, name, kind, attrs, meta, tags)
         if run.parent is None and self.recorder.settings.capture_content:
-            payload = attempt("chain.replay", lambda: replay_payload(inputs), None)
+            payload = attempt("chain.replay", lambda: replay_payload(inputs, self.codec), None)
             digest = self.recorder.content.put(payload, run.blobs) if payload else None
             if digest:
                 run.span.set_attribute(semconv.REPLAY_INPUT, dumps([digest]))
@@ -280,7 +280,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
             if self.recorder.settings.capture_content:
                 self.recorder.display_json(semconv.OUTPUT, io_json(outputs, self.codec), out)
                 if run.parent is None:
-                    payload = replay_payload(outputs)
+                    payload = replay_payload(outputs, self.codec)
                     digest = self.recorder.content.put(payload, run.blobs) if payload else None
                     if digest:
                         out[semconv.REPLAY_OUTPUT] = dumps([digest])

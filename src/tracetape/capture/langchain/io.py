@@ -1,4 +1,8 @@
-"""Chain / graph / node inputs and outputs as JSON, messages encoded once each."""
+"""Chain / graph / node inputs and outputs as JSON, messages encoded once each.
+
+A LangGraph state carries the whole conversation; composing its JSON from each
+message's cached encoding keeps a node's input and output O(new messages) to encode.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +10,53 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage
 
 from tracetape.capture.langchain.messages import MessageCodec
-from tracetape.spans.encode import dumps, to_jsonable
+from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
+from tracetape.spans.redact import REDACTED, is_secret_key
 
 _MAX_ITEMS = 500
+_MAX_DEPTH = 4
 
 
-def io_json(value: Any, codec: MessageCodec, depth: int = 0) -> str:
-    """JSON text of a chain input/output; messages reuse their cached encodings."""
+def _has_messages(value: Any) -> bool:
+    return isinstance(value, list | tuple) and any(
+        isinstance(v, BaseMessage) for v in value[:_MAX_ITEMS]
+    )
+
+
+def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
     if isinstance(value, BaseMessage):
-        return codec.encode(value).display
-    if depth < 4 and isinstance(value, Mapping):
-        items = list(value.items())[:_MAX_ITEMS]
-        body = ",".join(
-            json.dumps(str(k), ensure_ascii=False) + ":" + io_json(v, codec, depth + 1)
-            for k, v in items
-        )
-        return "{" + body + "}"
-    if (
-        depth < 4
-        and isinstance(value, list | tuple)
-        and value
-        and any(isinstance(v, BaseMessage) for v in value[:_MAX_ITEMS])
-    ):
-        return "[" + ",".join(io_json(v, codec, depth + 1) for v in value[:_MAX_ITEMS]) + "]"
+        encoded = codec.encode(value)
+        return encoded.payload if payload else encoded.display
+    if depth < _MAX_DEPTH and isinstance(value, Mapping):
+        parts: list[str] = []
+        for key, item in list(value.items())[:_MAX_ITEMS]:
+            name = str(key)
+            if is_secret_key(name) and item not in (None, ""):
+                rendered = json.dumps(REDACTED)
+            else:
+                rendered = _compose(item, codec, depth + 1, payload)
+            parts.append(json.dumps(name, ensure_ascii=False) + ":" + rendered)
+        return "{" + ",".join(parts) + "}"
+    if depth < _MAX_DEPTH and _has_messages(value):
+        items = value[:_MAX_ITEMS]
+        return "[" + ",".join(_compose(v, codec, depth + 1, payload) for v in items) + "]"
+    if payload:
+        try:
+            return redacted_dumps(dumpd(value))
+        except (TypeError, ValueError, AttributeError, RecursionError):
+            return dumps(to_jsonable(value))
     return dumps(to_jsonable(value))
 
 
-def replay_payload(value: Any) -> str | None:
-    """The whole value in LangChain's serialised form (``dumpd``), for replay."""
-    from langchain_core.load import dumpd
+def io_json(value: Any, codec: MessageCodec) -> str:
+    """Displayed JSON of a chain input/output (semconv shape for messages)."""
+    return _compose(value, codec, 0, payload=False)
 
-    try:
-        return dumps(to_jsonable(dumpd(value)))
-    except (TypeError, ValueError, AttributeError, RecursionError):
-        return dumps(to_jsonable(value))
+
+def replay_payload(value: Any, codec: MessageCodec) -> str:
+    """The whole value in LangChain's serialised form (``dumpd``), for replay."""
+    return _compose(value, codec, 0, payload=True)

@@ -6,6 +6,8 @@ so that one failing loses only its own attributes.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -85,6 +87,27 @@ def _tool_definitions(tools: Sequence[Any]) -> list[Any]:
     return out
 
 
+_tool_cache: OrderedDict[int, tuple[object, str]] = OrderedDict()
+_tool_cache_lock = threading.Lock()
+_TOOL_CACHE_SIZE = 256
+
+
+def _tool_definitions_json(tools: list[Any] | tuple[Any, ...]) -> str:
+    """JSON of bound tool definitions, encoded once per bound list (a model bound with
+    ``bind_tools`` passes the same list object on every call of an agent loop)."""
+    key = id(tools)
+    with _tool_cache_lock:
+        hit = _tool_cache.get(key)
+        if hit is not None and hit[0] is tools:
+            return hit[1]
+    text = dumps(to_jsonable(_tool_definitions(tools)))
+    with _tool_cache_lock:
+        _tool_cache[key] = (tools, text)
+        if len(_tool_cache) > _TOOL_CACHE_SIZE:
+            _tool_cache.popitem(last=False)
+    return text
+
+
 def request_attributes(
     serialized: Mapping[str, Any] | None,
     params: Mapping[str, Any],
@@ -130,7 +153,7 @@ def request_attributes(
     recorder.display(semconv.INVOCATION_PARAMS, to_jsonable(clean), attrs)
     tools = params.get("tools") or params.get("functions")
     if isinstance(tools, list | tuple) and tools:
-        recorder.display(semconv.TOOL_DEFINITIONS, to_jsonable(_tool_definitions(tools)), attrs)
+        recorder.display_json(semconv.TOOL_DEFINITIONS, _tool_definitions_json(tools), attrs)
     structured = (
         params.get("ls_structured_output_format")
         or (options or {}).get("ls_structured_output_format")

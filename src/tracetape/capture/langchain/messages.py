@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
 
-from tracetape.spans.encode import dumps, limit, to_jsonable
+from tracetape.spans.encode import dumps, limit, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
 from tracetape.spans.redact import redact_text
 
@@ -82,7 +82,7 @@ class MessageCodec:
         if isinstance(message, BaseMessageChunk):
             # A streamed response is kept as the message a plain call would have returned.
             message = message_chunk_to_message(message)
-        return dumps(to_jsonable(dumpd(message)))
+        return redacted_dumps(dumpd(message))
 
 
 def _data_url(url: str) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from tracetape.spans import semconv
-from tracetape.spans.encode import dumps, to_jsonable
+from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
 
 
@@ -39,14 +41,15 @@ def start_attributes(
     return attrs
 
 
-def _serialise_output(output: Any) -> tuple[Any, Any]:
-    """(display value, replay payload) of a tool's output (a ToolMessage or any value)."""
+def _serialise_output(output: Any) -> tuple[Any, str]:
+    """(display value, replay payload JSON) of a tool's output (a ToolMessage or any value)."""
     message_type = getattr(output, "type", None)
     if message_type == "tool" and hasattr(output, "content"):
         from langchain_core.load import dumpd
 
-        return to_jsonable(output.content), to_jsonable(dumpd(output))
-    return to_jsonable(output), to_jsonable(output)
+        return to_jsonable(output.content), redacted_dumps(dumpd(output))
+    shown = to_jsonable(output)
+    return shown, dumps(shown)
 
 
 def end_attributes(output: Any, recorder: Recorder, blobs: dict[str, str]) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def end_attributes(output: Any, recorder: Recorder, blobs: dict[str, str]) -> di
         return attrs
     shown, payload = _serialise_output(output)
     recorder.display(semconv.TOOL_CALL_RESULT, shown, attrs)
-    digest = recorder.content.put(dumps(payload), blobs)
+    digest = recorder.content.put(payload, blobs)
     if digest is None:
         attrs[semconv.REPLAYABLE] = False
     else:
@@ -74,6 +77,26 @@ def current_tool_schema() -> dict[str, Any]:
     tool = current_tool.get()
     if tool is None:
         return {}
+    key = id(tool)
+    with _schema_lock:
+        hit = _schema_cache.get(key)
+    if hit is not None and hit[0] is tool:
+        return {semconv.TOOL_ARGS_SCHEMA: hit[1]} if hit[1] else {}
+    text = _schema_json(tool)
+    with _schema_lock:
+        _schema_cache[key] = (tool, text)
+        if len(_schema_cache) > _SCHEMA_CACHE_SIZE:
+            _schema_cache.popitem(last=False)
+    return {semconv.TOOL_ARGS_SCHEMA: text} if text else {}
+
+
+# A tool's schema is built once per tool object (pydantic's model_json_schema is slow).
+_schema_cache: OrderedDict[int, tuple[object, str | None]] = OrderedDict()
+_schema_lock = threading.Lock()
+_SCHEMA_CACHE_SIZE = 1024
+
+
+def _schema_json(tool: Any) -> str | None:
     schema_of = getattr(tool, "tool_call_schema", None)
     schema: Any = None
     if schema_of is not None and hasattr(schema_of, "model_json_schema"):
@@ -81,5 +104,5 @@ def current_tool_schema() -> dict[str, Any]:
     elif isinstance(getattr(tool, "args", None), dict):
         schema = tool.args
     if schema is None:
-        return {}
-    return {semconv.TOOL_ARGS_SCHEMA: dumps(to_jsonable(schema))}
+        return None
+    return dumps(to_jsonable(schema))
