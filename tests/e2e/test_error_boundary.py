@@ -81,8 +81,8 @@ def _script_add(server: Any) -> None:
 
 
 def _break_every_hook(handler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handler, "_runs", BrokenState())
-    monkeypatch.setattr(handler, "_hidden", BrokenState())
+    monkeypatch.setattr(handler.runs, "_runs", BrokenState())
+    monkeypatch.setattr(handler.runs, "_hidden", BrokenState())
     monkeypatch.setattr(handler.recorder, "display", _broken_extractor)
 
 

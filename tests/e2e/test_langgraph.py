@@ -235,4 +235,4 @@ def test_every_run_is_released_after_errors_and_interrupts(tape):
         graph.invoke({"request": "r", "approved": False}, config=config)
         graph.invoke(Command(resume="no"), config=config)
     assert handler.open_runs == 0
-    assert not handler._hidden
+    assert handler.runs.hidden_count == 0

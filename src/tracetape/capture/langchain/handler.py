@@ -10,43 +10,24 @@ builds and copies a Run object per callback) and runs inline, in the caller's th
 from __future__ import annotations
 
 import time
-import traceback
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from tracetape._safety import attempt, guard
 from tracetape.capture.langchain import langgraph, llm, retrievers, tools
 from tracetape.capture.langchain import prompts as prompt_capture
-from tracetape.capture.langchain._compat import control_flow_kind, interrupt_values
 from tracetape.capture.langchain.io import io_json, replay_payload
 from tracetape.capture.langchain.messages import MessageCodec, encode_history
+from tracetape.capture.langchain.runs import Run, RunTable
 from tracetape.spans import kinds, semconv
-from tracetape.spans.encode import dumps, qualname, to_jsonable
-from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
-from tracetape.spans.redact import redact_text
-
-_MAX_OPEN_RUNS = 50_000
-
-
-@dataclass(slots=True)
-class _Run:
-    span: Span
-    kind: str
-    name: str
-    root: UUID
-    parent: UUID | None
-    blobs: dict[str, str] = field(default_factory=dict)
-    first_token_ns: int | None = None
-    start_ns: int = 0
+from tracetape.spans.encode import dumps, to_jsonable
+from tracetape.spans.recorder import Recorder
 
 
 class TracetapeCallbackHandler(BaseCallbackHandler):
@@ -64,8 +45,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.codec = MessageCodec(recorder.settings.capture_content)
-        self._runs: dict[UUID, _Run] = {}
-        self._hidden: dict[UUID, UUID | None] = {}
+        self.runs = RunTable(recorder)
 
     # LangChain copies (and sometimes deep-copies) handlers; all copies are this one.
     def __copy__(self) -> TracetapeCallbackHandler:
@@ -77,136 +57,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
     @property
     def open_runs(self) -> int:
         """Runs started and not yet ended (should return to 0 after every trace)."""
-        return len(self._runs)
-
-    # -- lifecycle ---------------------------------------------------------------------
-    def _resolve_parent(self, parent_run_id: UUID | None) -> UUID | None:
-        seen = 0
-        while parent_run_id is not None and parent_run_id in self._hidden and seen < 64:
-            parent_run_id = self._hidden[parent_run_id]
-            seen += 1
-        return parent_run_id
-
-    def _start(
-        self,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        name: str,
-        kind: str,
-        attrs: dict[str, Any],
-        metadata: Mapping[str, Any] | None,
-        tags: Sequence[str] | None,
-        span_kind: SpanKind = SpanKind.INTERNAL,
-    ) -> _Run:
-        parent_id = self._resolve_parent(parent_run_id)
-        parent = self._runs.get(parent_id) if parent_id is not None else None
-        if parent is not None:
-            context: Context | None = trace.set_span_in_context(parent.span, Context())
-        else:
-            context = ambient_parent()
-        attrs[semconv.KIND] = kind
-        attrs.setdefault(semconv.OPERATION_NAME, kinds.OPERATIONS[kind])
-        attrs[semconv.LANGCHAIN_RUN_ID] = str(run_id)
-        attrs[semconv.LANGCHAIN_RUN_NAME] = name
-        if parent is None:
-            self._root_attributes(attrs, metadata, tags)
-        span = self.recorder.tracer.start_span(
-            name, context=context, kind=span_kind, attributes=attrs
-        )
-        run = _Run(
-            span=span,
-            kind=kind,
-            name=name,
-            root=parent.root if parent is not None else run_id,
-            parent=parent_id if parent is not None else None,
-            start_ns=time.perf_counter_ns(),
-        )
-        if len(self._runs) >= _MAX_OPEN_RUNS:
-            self._end_oldest()
-        self._runs[run_id] = run
-        current_capture_span.set(span)
-        return run
-
-    def _root_attributes(
-        self, attrs: dict[str, Any], metadata: Mapping[str, Any] | None, tags: Sequence[str] | None
-    ) -> None:
-        user_tags = [t for t in tags or () if not t.startswith(("seq:step:", "graph:step:"))]
-        if user_tags:
-            attrs[semconv.TAGS] = tuple(user_tags)
-        user_meta = {
-            k: v
-            for k, v in (metadata or {}).items()
-            if not k.startswith(("langgraph_", "ls_", "checkpoint_")) and k != "thread_id"
-        }
-        if user_meta:
-            self.recorder.display(semconv.METADATA, to_jsonable(user_meta), attrs)
-        for key in (semconv.RUN_ID, semconv.REPLAY_OF):
-            value = self.recorder.extra.get(key)
-            if value:
-                attrs[key] = value
-
-    def _end(
-        self, run_id: UUID, attrs: Callable[[_Run], dict[str, Any]] | None = None, ok: bool = True
-    ) -> None:
-        run = self._runs.pop(run_id, None)
-        if run is None:
-            return
-        if attrs is not None:
-            extra = attempt(f"end.{run.kind}", lambda: attrs(run), {})
-            if extra:
-                run.span.set_attributes(extra)
-        self._finish(run, ok)
-        if run.parent is None:
-            self._end_orphans(run_id)
-
-    def _finish(self, run: _Run, ok: bool = False) -> None:
-        if ok:
-            run.span.set_status(Status(StatusCode.OK))
-        if run.blobs:
-            run.span.set_attribute(semconv.BLOBS, dumps(run.blobs))
-        run.span.end()
-        if run.blobs:
-            self.recorder.content.mark_sent(list(run.blobs))
-        parent = self._runs.get(run.parent) if run.parent is not None else None
-        current_capture_span.set(parent.span if parent is not None else None)
-
-    def _end_orphans(self, root: UUID) -> None:
-        orphans = [rid for rid, r in self._runs.items() if r.root == root]
-        for rid in orphans:
-            run = self._runs.pop(rid)
-            run.span.set_attribute("tracetape.incomplete", True)
-            self._finish(run)
-
-    def _end_oldest(self) -> None:
-        oldest = next(iter(self._runs))
-        run = self._runs.pop(oldest)
-        run.span.set_attribute("tracetape.incomplete", True)
-        self._finish(run)
-
-    def _fail(self, run_id: UUID, error: BaseException) -> None:
-        run = self._runs.get(run_id)
-        if run is None:
-            return
-        flow = control_flow_kind(error)
-        if flow is not None:
-            run.span.set_attribute(semconv.CONTROL_FLOW, flow)
-            if flow == "interrupt":
-                values = attempt("interrupt", lambda: interrupt_values(error), [])
-                self.recorder.display(semconv.INTERRUPT_VALUE, to_jsonable(values), attrs := {})
-                run.span.set_attributes(attrs)
-        else:
-            message = redact_text(str(error))
-            run.span.set_status(Status(StatusCode.ERROR, message[:2000]))
-            run.span.set_attribute(semconv.ERROR_TYPE, qualname(type(error)))
-            stack = "".join(traceback.format_exception(error))
-            run.span.record_exception(
-                error,
-                attributes={
-                    "exception.message": message,
-                    "exception.stacktrace": redact_text(stack),
-                },
-            )
-        self._end(run_id, ok=False)
+        return len(self.runs)
 
     # -- chains, graphs, nodes, prompts -------------------------------------------------
     @guard("langchain.on_chain_start")
@@ -224,7 +75,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         meta = metadata or {}
         name = str(kwargs.get("name") or _serialized_name(serialized) or "chain")
         if langgraph.is_hidden(tags):
-            self._hidden[run_id] = parent_run_id
+            self.runs.hide(run_id, parent_run_id)
             return
         attrs: dict[str, Any] = {}
         if kwargs.get("run_type") == "prompt":
@@ -239,7 +90,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         elif langgraph.is_node(name, tags, meta):
             kind = kinds.NODE
             attrs.update(attempt("langgraph.node", lambda: langgraph.attributes(meta, True), {}))
-            parent = self._runs.get(self._resolve_parent(parent_run_id) or run_id)
+            parent = self.runs.get(self.runs.resolve_parent(parent_run_id) or run_id)
             if parent is not None and parent.kind != kinds.NODE:
                 self._mark_graph(parent)
                 attrs[semconv.LANGGRAPH_GRAPH] = parent.name
@@ -248,14 +99,14 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
             attrs.update(attempt("langgraph.meta", lambda: langgraph.attributes(meta, False), {}))
         if kind != kinds.PROMPT and self.recorder.settings.capture_content:
             self.recorder.display_json(semconv.INPUT, io_json(inputs, self.codec), attrs)
-        run = self._start(run_id, parent_run_id, name, kind, attrs, meta, tags)
+        run = self.runs.start(run_id, parent_run_id, name, kind, attrs, meta, tags)
         if run.parent is None and self.recorder.settings.capture_content:
             payload = attempt("chain.replay", lambda: replay_payload(inputs, self.codec), None)
             digest = self.recorder.content.put(payload, run.blobs) if payload else None
             if digest:
                 run.span.set_attribute(semconv.REPLAY_INPUT, dumps([digest]))
 
-    def _mark_graph(self, run: _Run) -> None:
+    def _mark_graph(self, run: Run) -> None:
         if run.kind == kinds.GRAPH:
             return
         run.kind = kinds.GRAPH
@@ -270,10 +121,10 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
 
     @guard("langchain.on_chain_end")
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        if self._hidden.pop(run_id, 0) != 0:
+        if self.runs.unhide(run_id):
             return
 
-        def attrs(run: _Run) -> dict[str, Any]:
+        def attrs(run: Run) -> dict[str, Any]:
             if run.kind == kinds.PROMPT:
                 return prompt_capture.end_attributes(outputs, self.recorder)
             out: dict[str, Any] = {}
@@ -286,13 +137,13 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
                         out[semconv.REPLAY_OUTPUT] = dumps([digest])
             return out
 
-        self._end(run_id, attrs)
+        self.runs.end(run_id, attrs)
 
     @guard("langchain.on_chain_error")
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        if self._hidden.pop(run_id, 0) != 0:
+        if self.runs.unhide(run_id):
             return
-        self._fail(run_id, error)
+        self.runs.fail(run_id, error)
 
     # -- models ------------------------------------------------------------------------
     @guard("langchain.on_chat_model_start")
@@ -326,7 +177,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         if not whole:
             attrs[semconv.REPLAYABLE] = False
         name = str(kwargs.get("name") or _serialized_name(serialized) or "chat")
-        run = self._start(
+        run = self.runs.start(
             run_id, parent_run_id, name, kinds.LLM, attrs, meta, tags, SpanKind.CLIENT
         )
         run.blobs.update(blobs)
@@ -363,7 +214,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         else:
             attrs[semconv.REPLAYABLE] = False
         name = str(kwargs.get("name") or _serialized_name(serialized) or "llm")
-        run = self._start(
+        run = self.runs.start(
             run_id, parent_run_id, name, kinds.LLM, attrs, meta, tags, SpanKind.CLIENT
         )
         run.blobs.update(run_blobs)
@@ -379,7 +230,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         tags: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        run = self._runs.get(run_id)
+        run = self.runs.get(run_id)
         if run is not None and run.first_token_ns is None:
             run.first_token_ns = time.perf_counter_ns()
             run.span.set_attributes(
@@ -391,7 +242,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
 
     @guard("langchain.on_llm_end")
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        def attrs(run: _Run) -> dict[str, Any]:
+        def attrs(run: Run) -> dict[str, Any]:
             message, finish = llm.response_message(response)
             out = llm.response_attributes(response, message)
             if message is None:
@@ -418,14 +269,14 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
                 out[semconv.REPLAYABLE] = False
             return out
 
-        self._end(run_id, attrs)
+        self.runs.end(run_id, attrs)
 
     @guard("langchain.on_llm_error")
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        run = self._runs.get(run_id)
+        run = self.runs.get(run_id)
         if run is not None:
             run.span.set_attributes(attempt("llm.error", lambda: llm.error_attributes(error), {}))
-        self._fail(run_id, error)
+        self.runs.fail(run_id, error)
 
     # -- tools -------------------------------------------------------------------------
     @guard("langchain.on_tool_start")
@@ -459,16 +310,16 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
         )
         attrs.update(attempt("tool.schema", tools.current_tool_schema, {}))
         attrs.update(attempt("langgraph.meta", lambda: langgraph.attributes(meta, False), {}))
-        run = self._start(run_id, parent_run_id, name, kinds.TOOL, attrs, meta, tags)
+        run = self.runs.start(run_id, parent_run_id, name, kinds.TOOL, attrs, meta, tags)
         run.blobs.update(blobs)
 
     @guard("langchain.on_tool_end")
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, lambda run: tools.end_attributes(output, self.recorder, run.blobs))
+        self.runs.end(run_id, lambda run: tools.end_attributes(output, self.recorder, run.blobs))
 
     @guard("langchain.on_tool_error")
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._fail(run_id, error)
+        self.runs.fail(run_id, error)
 
     # -- retrievers --------------------------------------------------------------------
     @guard("langchain.on_retriever_start")
@@ -489,20 +340,20 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
             "retriever.start", lambda: retrievers.start_attributes(query, meta, self.recorder), {}
         )
         attrs.update(attempt("langgraph.meta", lambda: langgraph.attributes(meta, False), {}))
-        run = self._start(run_id, parent_run_id, name, kinds.RETRIEVER, attrs, meta, tags)
+        run = self.runs.start(run_id, parent_run_id, name, kinds.RETRIEVER, attrs, meta, tags)
         retrievers.on_started(run.span, self.recorder)
 
     @guard("langchain.on_retriever_end")
     def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:
         retrievers.on_ended()
-        self._end(
+        self.runs.end(
             run_id, lambda run: retrievers.end_attributes(documents, self.recorder, run.blobs)
         )
 
     @guard("langchain.on_retriever_error")
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         retrievers.on_ended()
-        self._fail(run_id, error)
+        self.runs.fail(run_id, error)
 
 
 def _serialized_name(serialized: Mapping[str, Any] | None) -> str | None:

@@ -1,0 +1,201 @@
+"""The open LangChain runs of one handler: run id -> span, parents, ending, release.
+
+Parents are linked explicitly through this table, never through ambient context, so
+runs in threads and asyncio tasks keep their own trees. A run that never ends (a
+cancelled branch, an error path that skips its end callback) is ended, marked
+incomplete, when its root ends: per-run state never outlives its trace.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from tracetape._safety import attempt
+from tracetape.capture.langchain._compat import control_flow_kind, interrupt_values
+from tracetape.spans import kinds, semconv
+from tracetape.spans.encode import dumps, qualname, to_jsonable
+from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
+from tracetape.spans.redact import redact_text
+
+_MAX_OPEN_RUNS = 50_000
+"""Open runs kept before the oldest is ended as incomplete (a leak guard)."""
+
+
+@dataclass(slots=True)
+class Run:
+    """One open run: its span and what its end needs."""
+
+    span: Span
+    kind: str
+    name: str
+    root: UUID
+    parent: UUID | None
+    blobs: dict[str, str] = field(default_factory=dict)
+    first_token_ns: int | None = None
+    start_ns: int = 0
+
+
+class RunTable:
+    """Open runs of one handler (thread-safe for CPython's atomic dict operations)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self._runs: dict[UUID, Run] = {}
+        self._hidden: dict[UUID, UUID | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @property
+    def hidden_count(self) -> int:
+        """Hidden (LangGraph plumbing) runs not yet ended."""
+        return len(self._hidden)
+
+    def get(self, run_id: UUID | None) -> Run | None:
+        """The open run ``run_id``, if any."""
+        return self._runs.get(run_id) if run_id is not None else None
+
+    def hide(self, run_id: UUID, parent_run_id: UUID | None) -> None:
+        """Record no span for ``run_id``; its children nest under its parent."""
+        self._hidden[run_id] = parent_run_id
+
+    def unhide(self, run_id: UUID) -> bool:
+        """Forget a hidden run at its end; True if it was hidden."""
+        return self._hidden.pop(run_id, 0) != 0
+
+    def resolve_parent(self, parent_run_id: UUID | None) -> UUID | None:
+        seen = 0
+        while parent_run_id is not None and parent_run_id in self._hidden and seen < 64:
+            parent_run_id = self._hidden[parent_run_id]
+            seen += 1
+        return parent_run_id
+
+    def start(
+        self,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        name: str,
+        kind: str,
+        attrs: dict[str, Any],
+        metadata: Mapping[str, Any] | None,
+        tags: Sequence[str] | None,
+        span_kind: SpanKind = SpanKind.INTERNAL,
+    ) -> Run:
+        parent_id = self.resolve_parent(parent_run_id)
+        parent = self._runs.get(parent_id) if parent_id is not None else None
+        if parent is not None:
+            context: Context | None = trace.set_span_in_context(parent.span, Context())
+        else:
+            context = ambient_parent()
+        attrs[semconv.KIND] = kind
+        attrs.setdefault(semconv.OPERATION_NAME, kinds.OPERATIONS[kind])
+        attrs[semconv.LANGCHAIN_RUN_ID] = str(run_id)
+        attrs[semconv.LANGCHAIN_RUN_NAME] = name
+        if parent is None:
+            self._root_attributes(attrs, metadata, tags)
+        span = self.recorder.tracer.start_span(
+            name, context=context, kind=span_kind, attributes=attrs
+        )
+        run = Run(
+            span=span,
+            kind=kind,
+            name=name,
+            root=parent.root if parent is not None else run_id,
+            parent=parent_id if parent is not None else None,
+            start_ns=time.perf_counter_ns(),
+        )
+        if len(self._runs) >= _MAX_OPEN_RUNS:
+            self._end_oldest()
+        self._runs[run_id] = run
+        current_capture_span.set(span)
+        return run
+
+    def _root_attributes(
+        self, attrs: dict[str, Any], metadata: Mapping[str, Any] | None, tags: Sequence[str] | None
+    ) -> None:
+        user_tags = [t for t in tags or () if not t.startswith(("seq:step:", "graph:step:"))]
+        if user_tags:
+            attrs[semconv.TAGS] = tuple(user_tags)
+        user_meta = {
+            k: v
+            for k, v in (metadata or {}).items()
+            if not k.startswith(("langgraph_", "ls_", "checkpoint_")) and k != "thread_id"
+        }
+        if user_meta:
+            self.recorder.display(semconv.METADATA, to_jsonable(user_meta), attrs)
+        for key in (semconv.RUN_ID, semconv.REPLAY_OF):
+            value = self.recorder.extra.get(key)
+            if value:
+                attrs[key] = value
+
+    def end(
+        self, run_id: UUID, attrs: Callable[[Run], dict[str, Any]] | None = None, ok: bool = True
+    ) -> None:
+        run = self._runs.pop(run_id, None)
+        if run is None:
+            return
+        if attrs is not None:
+            extra = attempt(f"end.{run.kind}", lambda: attrs(run), {})
+            if extra:
+                run.span.set_attributes(extra)
+        self._finish(run, ok)
+        if run.parent is None:
+            self._end_orphans(run_id)
+
+    def _finish(self, run: Run, ok: bool = False) -> None:
+        if ok:
+            run.span.set_status(Status(StatusCode.OK))
+        if run.blobs:
+            run.span.set_attribute(semconv.BLOBS, dumps(run.blobs))
+        run.span.end()
+        if run.blobs:
+            self.recorder.content.mark_sent(list(run.blobs))
+        parent = self._runs.get(run.parent) if run.parent is not None else None
+        current_capture_span.set(parent.span if parent is not None else None)
+
+    def _end_orphans(self, root: UUID) -> None:
+        orphans = [rid for rid, r in self._runs.items() if r.root == root]
+        for rid in orphans:
+            run = self._runs.pop(rid)
+            run.span.set_attribute("tracetape.incomplete", True)
+            self._finish(run)
+
+    def _end_oldest(self) -> None:
+        oldest = next(iter(self._runs))
+        run = self._runs.pop(oldest)
+        run.span.set_attribute("tracetape.incomplete", True)
+        self._finish(run)
+
+    def fail(self, run_id: UUID, error: BaseException) -> None:
+        run = self._runs.get(run_id)
+        if run is None:
+            return
+        flow = control_flow_kind(error)
+        if flow is not None:
+            run.span.set_attribute(semconv.CONTROL_FLOW, flow)
+            if flow == "interrupt":
+                values = attempt("interrupt", lambda: interrupt_values(error), [])
+                self.recorder.display(semconv.INTERRUPT_VALUE, to_jsonable(values), attrs := {})
+                run.span.set_attributes(attrs)
+        else:
+            message = redact_text(str(error))
+            run.span.set_status(Status(StatusCode.ERROR, message[:2000]))
+            run.span.set_attribute(semconv.ERROR_TYPE, qualname(type(error)))
+            stack = "".join(traceback.format_exception(error))
+            run.span.record_exception(
+                error,
+                attributes={
+                    "exception.message": message,
+                    "exception.stacktrace": redact_text(stack),
+                },
+            )
+        self.end(run_id, ok=False)
