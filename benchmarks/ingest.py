@@ -203,8 +203,7 @@ def main() -> None:
     ours = _best(tracetape_once, args.repeat)
     n = len(spans)
     print(
-        f"ceiling   (Arrow table -> DuckDB INSERT): {n / ceiling:>9,.0f} spans/s "
-        f"({ceiling:.2f}s)"
+        f"ceiling   (Arrow table -> DuckDB INSERT): {n / ceiling:>9,.0f} spans/s ({ceiling:.2f}s)"
     )
     print(
         f"tracetape (exporter -> spool -> fold):   {n / ours:>9,.0f} spans/s ({ours:.2f}s: "

@@ -110,9 +110,7 @@ _RECORD_AND_EXIT = """
 
 @pytest.mark.slow
 @pytest.mark.parametrize("reference", ["keep", "drop"])
-def test_a_script_that_exits_without_flushing_loses_nothing(
-    tmp_path: Path, reference: str
-) -> None:
+def test_a_script_that_exits_without_flushing_loses_nothing(tmp_path: Path, reference: str) -> None:
     path = tmp_path / "tape.duckdb"
     script = _script(tmp_path, _RECORD_AND_EXIT)
 

@@ -116,9 +116,7 @@ def try_connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection | N
         raise
 
 
-def connect_waiting(
-    path: Path, *, read_only: bool, timeout: float
-) -> duckdb.DuckDBPyConnection:
+def connect_waiting(path: Path, *, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     """Open, waiting with backoff while another process holds the file."""
     deadline = time.monotonic() + timeout
     delay = 0.005

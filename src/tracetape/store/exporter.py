@@ -78,8 +78,7 @@ class TapeSpanExporter(SpanExporter):
             if not self._fold_warned:
                 self._fold_warned = True
                 logger.warning(
-                    "tracetape: cannot fold the spool into %s (%s); spans stay in %s, "
-                    "none is lost",
+                    "tracetape: cannot fold the spool into %s (%s); spans stay in %s, none is lost",
                     self.path,
                     exc,
                     self.spool,
