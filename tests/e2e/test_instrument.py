@@ -120,3 +120,21 @@ def test_user_span_records_the_exception_and_reraises(tape):
     tape.flush()
     row = tape.sql("select status, error_type from spans").iloc[0]
     assert row.status == "error" and row.error_type.endswith("Oops")
+
+
+def test_a_user_span_stays_the_parent_of_every_agent_run_inside_it(tape):
+    with tracetape.span("batch-of-questions"):
+        for i in range(3):
+            make_agent(i).invoke(
+                {"messages": [("user", str(i))]}, config={"callbacks": [tape.langchain()]}
+            )
+            with tracetape.span(f"after-{i}"):
+                pass
+    tape.flush()
+    assert len(tape.traces()) == 1
+    rows = tape.sql(
+        "select c.name, c.kind, p.name as parent from spans c join spans p "
+        "on c.parent_span_id = p.span_id where c.kind = 'graph' or c.name like 'after-%'"
+    )
+    assert set(rows.parent) == {"batch-of-questions"}
+    assert len(rows) == 6

@@ -42,6 +42,7 @@ class Run:
     blobs: dict[str, str] = field(default_factory=dict)
     first_token_ns: int | None = None
     start_ns: int = 0
+    previous: Span | None = None
 
 
 class RunTable:
@@ -112,6 +113,7 @@ class RunTable:
             root=parent.root if parent is not None else run_id,
             parent=parent_id if parent is not None else None,
             start_ns=time.perf_counter_ns(),
+            previous=current_capture_span.get(),
         )
         if len(self._runs) >= _MAX_OPEN_RUNS:
             self._end_oldest()
@@ -160,7 +162,9 @@ class RunTable:
         if run.blobs:
             self.recorder.content.mark_sent(list(run.blobs))
         parent = self._runs.get(run.parent) if run.parent is not None else None
-        current_capture_span.set(parent.span if parent is not None else None)
+        # Back to what was innermost before this run: its parent, or for a root the
+        # user's own span (or another framework's) that it nested under.
+        current_capture_span.set(parent.span if parent is not None else run.previous)
 
     def _end_orphans(self, root: UUID) -> None:
         orphans = [rid for rid, r in self._runs.items() if r.root == root]
