@@ -16,6 +16,8 @@ SYNC_CLASS: Final = "Completions"
 """``client.chat.completions`` of ``openai.OpenAI``."""
 ASYNC_CLASS: Final = "AsyncCompletions"
 """``client.chat.completions`` of ``openai.AsyncOpenAI``."""
+METHODS: Final = ("create", "parse")
+"""The resource methods that send a chat request (``stream()`` calls ``create``)."""
 RAW_RESPONSE_HEADER: Final = "X-Stainless-Raw-Response"
 """The header ``with_raw_response`` ("true") and ``with_streaming_response`` ("stream")
 add to ``extra_headers``; with it, ``create`` returns a response object, not a model."""

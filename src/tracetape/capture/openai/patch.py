@@ -1,4 +1,4 @@
-"""The one place that wraps the ``openai`` SDK: ``chat.completions.create``, sync and async.
+"""The one place that wraps the ``openai`` SDK: ``chat.completions.create`` and ``.parse``.
 
 The wrappers are installed once per process, on the resource classes, and stay; while
 no recorder is set they call straight through (one global read). While one is set,
@@ -34,7 +34,7 @@ _ORIGINAL = "__tracetape_original__"
 
 
 def instrument_openai(recorder: Recorder) -> bool:
-    """Record every ``chat.completions.create`` of the ``openai`` SDK through ``recorder``.
+    """Record every ``chat.completions.create`` / ``.parse`` of ``openai`` through ``recorder``.
 
     Idempotent (a second call switches to the new recorder). Returns False, doing
     nothing, when ``openai`` is not installed.
@@ -50,8 +50,9 @@ def instrument_openai(recorder: Recorder) -> bool:
             if classes is None:
                 return False
             sync_cls, async_cls = classes
-            _install(sync_cls, _wrap_sync)
-            _install(async_cls, _wrap_async)
+            for method in _compat.METHODS:
+                _install(sync_cls, method, _wrap_sync)
+                _install(async_cls, method, _wrap_async)
         _recorder = recorder
     return True
 
@@ -68,13 +69,15 @@ def is_instrumented() -> bool:
     return _recorder is not None
 
 
-def _install(cls: type[Any], wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
-    original = cls.__dict__["create"]
-    if getattr(original, _ORIGINAL, None) is not None:  # wrapped by an earlier import
-        return
+def _install(
+    cls: type[Any], method: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+) -> None:
+    original = cls.__dict__.get(method)
+    if original is None or getattr(original, _ORIGINAL, None) is not None:
+        return  # not in this SDK version, or wrapped by an earlier import of this module
     wrapper = wrap(original)
     setattr(wrapper, _ORIGINAL, original)
-    cls.create = wrapper
+    setattr(cls, method, wrapper)
     _patched.append((cls, original))
 
 
