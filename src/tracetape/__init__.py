@@ -77,7 +77,8 @@ def open(
 
 
 def instrument(tape: Tape | None = None) -> Tape:
-    """Record every LangChain / LangGraph run in this process into ``tape``.
+    """Record every LangChain / LangGraph run, and every raw OpenAI SDK chat call, in
+    this process into ``tape``.
 
     Idempotent; `uninstrument` undoes it. Returns the tape (opened by default).
 
@@ -95,12 +96,18 @@ def instrument(tape: Tape | None = None) -> Tape:
         pass
     else:
         instrument_langchain(target.langchain())
+    from tracetape.capture.openai import instrument_openai
+
+    instrument_openai(target.recorder)  # raw OpenAI SDK calls (inside nodes, say)
     _instrumented[:] = [target]
     return target
 
 
 def uninstrument() -> None:
     """Stop recording runs that were not given ``tape.langchain()`` explicitly."""
+    from tracetape.capture.openai import uninstrument_openai
+
+    uninstrument_openai()
     try:
         from tracetape.capture.langchain._inject import uninstrument_langchain
     except ImportError:
