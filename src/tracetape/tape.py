@@ -24,6 +24,7 @@ from tracetape.errors import (
     TapeLockedError,
 )
 from tracetape.inspect.reader import TapeReader
+from tracetape.inspect.span import SpanNode
 from tracetape.inspect.trace import Trace
 from tracetape.settings import Settings
 from tracetape.spans.content import ContentStore
@@ -187,12 +188,22 @@ class Tape:
         """One recorded trace (by id or a unique prefix of it) as a `Trace`."""
         return self._reader.trace(trace_id)
 
-    def span(self, span_id: str) -> dict[str, Any]:
-        """One recorded span as a dict of its columns."""
-        rows = self.sql("SELECT * FROM spans WHERE span_id = ?", [span_id])
+    def span(self, span_id: str) -> SpanNode:
+        """One recorded span with every attribute, linked into its trace's tree.
+
+        It shows like a trace (HTML in a notebook, a tree in a terminal); ``.parent``,
+        ``.children`` and ``.trace`` reach the rest of its trace, and ``span["name"]``
+        still reads a column. Raises `NotFoundError` for an unknown id.
+
+        Example:
+            >>> span = tape.span(span_id)
+            >>> span.attributes["gen_ai.request.model"], span.parent.name
+        """
+        span_id = span_id.strip().lower()
+        rows = self.sql("SELECT trace_id FROM spans WHERE span_id = ? LIMIT 1", [span_id])
         if rows.empty:
             raise NotFoundError(f"no span {span_id!r} on {self.path}")
-        return rows.iloc[0].to_dict()
+        return self.trace(str(rows.iloc[0, 0])).span(span_id)
 
 
 def _otlp_processor() -> SpanProcessor:

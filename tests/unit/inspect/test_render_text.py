@@ -109,7 +109,7 @@ def test_display_protocols():
     trace = _trace()
     assert trace.__rich__().label is not None
     bundle = trace._repr_mimebundle_()
-    assert set(bundle) == {"text/plain"}
+    assert set(bundle) == {"text/html", "text/plain"}
     assert bundle["text/plain"].startswith(f"trace {TRACE_ID}")
     assert trace.llm_calls.name.tolist() == ["chat"]
     assert trace.tool_calls.name.tolist() == ["lookup"]
