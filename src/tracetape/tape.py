@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import importlib.metadata
 import logging
 import threading
@@ -31,7 +32,8 @@ from tracetape.spans.content import ContentStore
 from tracetape.spans.environment import snapshot
 from tracetape.spans.pipeline import DurableBatchProcessor, build_provider, environment_resource
 from tracetape.spans.recorder import Recorder
-from tracetape.store import connection
+from tracetape.store import connection, retention, scores
+from tracetape.store import export as store_export
 from tracetape.store.exporter import TapeSpanExporter
 
 logger = logging.getLogger("tracetape")
@@ -204,6 +206,84 @@ class Tape:
         if rows.empty:
             raise NotFoundError(f"no span {span_id!r} on {self.path}")
         return self.trace(str(rows.iloc[0, 0])).span(span_id)
+
+    # -- feedback, retention and export -------------------------------------------------
+    def score(
+        self,
+        trace_or_span_id: str,
+        name: str,
+        value: bool | float | str,
+        comment: str | None = None,
+        *,
+        source: str = "human",
+    ) -> str:
+        """Attach a score to a trace (32 hex id) or a span (16 hex id); returns its id.
+
+        ``value`` is a bool (thumbs up/down, stored as 1.0/0.0), a number (a grade) or a
+        str (a label). It never waits on the DuckDB file, so it works while another
+        process records. Scores show in the ``scores`` view and in ``traces().scores``.
+
+        Example:
+            >>> tape.score(trace_id, "helpful", True, comment="right tool, right answer")
+            >>> tape.score(span_id, "relevance", 0.4, source="auto")
+        """
+        scores.parse_value(value)  # a bad value fails before any lookup
+        target = scores.resolve(self.path, self.settings.lock_timeout, trace_or_span_id)
+        return scores.write(self.path, target, name, value, comment=comment, source=source)
+
+    def delete(
+        self,
+        trace_ids: str | Sequence[str] | None = None,
+        *,
+        older_than: dt.timedelta | dt.datetime | None = None,
+        dry_run: bool = False,
+        compact: bool = True,
+    ) -> retention.Deleted:
+        """Delete traces and everything linked only to them; returns what was deleted.
+
+        Give ids, ``older_than`` (an age, or a moment: traces that ended before it), or
+        both. Spans still in the spool go too, and none comes back from a segment
+        folded later. With ``compact`` (the default) the file is rewritten so deleted
+        content leaves no bytes behind. Waits for the file up to the lock timeout.
+
+        Example:
+            >>> tape.delete(older_than=datetime.timedelta(days=30))
+            Deleted(traces=12, spans=540, scores=3, blobs=88, environments=0, dry_run=False)
+        """
+        self.flush()
+        ids = [trace_ids] if isinstance(trace_ids, str) else trace_ids
+        return retention.delete(
+            self.path,
+            self.settings.lock_timeout,
+            trace_ids=ids,
+            older_than=older_than,
+            dry_run=dry_run,
+            compact_file=compact,
+        )
+
+    def export(
+        self,
+        dest: str | Path,
+        format: store_export.Format = "parquet",
+        traces: Sequence[str] | pd.DataFrame | None = None,
+    ) -> dict[str, int]:
+        """Write traces, spans, scores, blobs and environments to ``dest/<view>.<format>``.
+
+        ``traces``: ids, or a frame with a ``trace_id`` column (``tape.traces(...)``);
+        all traces when None. Returns the rows written per file.
+
+        Example:
+            >>> tape.export("out", "jsonl", traces=tape.traces(errors_only=True))
+            {'traces': 2, 'spans': 31, 'scores': 0, 'blobs': 9, 'environments': 1}
+        """
+        self.flush()
+        if isinstance(traces, pd.DataFrame):
+            ids: Sequence[str] | None = [str(t) for t in traces["trace_id"]]
+        else:
+            ids = traces
+        return store_export.export(
+            self.path, self.settings.lock_timeout, Path(dest), fmt=format, trace_ids=ids
+        )
 
 
 def _otlp_processor() -> SpanProcessor:

@@ -9,6 +9,8 @@ Example:
     $ tracetape ls --errors
     $ tracetape show 4bf92f35 --full
     $ tracetape sql "select kind, count(*) from spans group by kind"
+    $ tracetape export --format parquet --out exported/
+    $ tracetape prune --older-than 30d
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import duckdb
 from rich.console import Console
 from rich.markup import escape
 
-from tracetape.cli import demo, ls, show, sql
+from tracetape.cli import demo, export, ls, prune, show, sql
 from tracetape.errors import TracetapeError
 from tracetape.settings import DEFAULT_PATH
 
@@ -37,6 +39,8 @@ _VERBS: dict[str, tuple[AddParser, Verb]] = {
     "ls": (ls.add_parser, ls.run),
     "show": (show.add_parser, show.run),
     "sql": (sql.add_parser, sql.run),
+    "export": (export.add_parser, export.run),
+    "prune": (prune.add_parser, prune.run),
 }
 
 

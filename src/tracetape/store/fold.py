@@ -57,6 +57,25 @@ def fold_into(con: duckdb.DuckDBPyConnection, spool: Path) -> int:
     return folded_spans
 
 
+# Rows a deletion removed must not come back from a segment folded after it (one another
+# process renamed into place late): spans and scores of a deleted trace never fold, nor a
+# deleted blob from a segment named (by its write time) before the deletion.
+_NOT_DELETED = "trace_id NOT IN (SELECT trace_id FROM _deleted)"
+_KEYS = {"blobs": "hash", "environments": "environment_id", "scores": "score_id"}
+
+
+def _segment_ns(filename_sql: str) -> str:
+    """SQL: the write time (ns) a segment's name starts with."""
+    return f"TRY_CAST(split_part(parse_filename({filename_sql}), '-', 1) AS BIGINT)"
+
+
+BLOB_NOT_DELETED = (
+    "NOT EXISTS (SELECT 1 FROM _deleted_blobs d WHERE d.hash = s.hash "
+    f"AND {_segment_ns('s.filename')} < d.deleted_ns)"
+)
+"""SQL over a segment scan ``s`` with ``filename``: the blob was not deleted since."""
+
+
 def _insert(
     con: duckdb.DuckDBPyConnection, pending: dict[str, list[Path]], already: set[str]
 ) -> int:
@@ -69,17 +88,24 @@ def _insert(
                 continue
             table = TABLES[folder]
             names = ", ".join(field.name for field in SEGMENT_SCHEMAS[folder])
-            source = "read_parquet(?, union_by_name = true)"
+            source = "read_parquet(?, union_by_name = true, filename = true)"
             if folder == "spans":
                 inserted = con.execute(
-                    f"INSERT INTO {table} ({names}) SELECT {names} FROM {source}", [fresh]
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} "
+                    f"WHERE {_NOT_DELETED}",
+                    [fresh],
                 ).fetchone()
                 folded_spans += int(inserted[0]) if inserted else 0
             else:
-                key = "hash" if folder == "blobs" else "environment_id"
+                key = _KEYS[folder]
+                where = {
+                    "blobs": BLOB_NOT_DELETED,
+                    "scores": f"(s.trace_id IS NULL OR s.{_NOT_DELETED})",
+                }.get(folder, "true")
                 con.execute(
                     f"INSERT INTO {table} ({names}) SELECT {names} FROM "
-                    f"(SELECT DISTINCT ON ({key}) {names} FROM {source}) s "
+                    f"(SELECT DISTINCT ON ({key}) {names}, filename FROM {source} s "
+                    f"WHERE {where}) s "
                     f"WHERE s.{key} NOT IN (SELECT {key} FROM {table})",
                     [fresh],
                 )

@@ -6,7 +6,7 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -58,10 +58,25 @@ ENVIRONMENT_SCHEMA: Final = pa.schema(
     ]
 )
 
+SCORE_SCHEMA: Final = pa.schema(
+    [
+        ("score_id", pa.string()),
+        ("trace_id", pa.string()),
+        ("span_id", pa.string()),
+        ("name", pa.string()),
+        ("value", pa.float64()),
+        ("label", pa.string()),
+        ("comment", pa.string()),
+        ("source", pa.string()),
+        ("created_at", TS),
+    ]
+)
+
 SEGMENT_SCHEMAS: Final[dict[str, pa.Schema]] = {
     "spans": SPAN_SCHEMA,
     "blobs": BLOB_SCHEMA,
     "environments": ENVIRONMENT_SCHEMA,
+    "scores": SCORE_SCHEMA,
 }
 """Spool sub-folder -> Arrow schema of its Parquet segments."""
 
@@ -69,6 +84,7 @@ TABLES: Final[dict[str, str]] = {
     "spans": "_spans",
     "blobs": "_blobs",
     "environments": "_environments",
+    "scores": "_scores",
 }
 """Spool sub-folder -> raw DuckDB table it folds into."""
 
@@ -93,16 +109,29 @@ def create_table_sql(table: str, schema: pa.Schema) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
 
 
+def _v2_ddl() -> list[str]:
+    # Tombstones: a deleted trace's spans and scores, and a deleted blob from a segment
+    # written before its deletion (the name starts with its time in ns), never fold back.
+    return [
+        create_table_sql("_scores", SCORE_SCHEMA),
+        "CREATE TABLE IF NOT EXISTS _deleted (trace_id VARCHAR, deleted_at TIMESTAMPTZ)",
+        "CREATE TABLE IF NOT EXISTS _deleted_blobs (hash VARCHAR, deleted_ns BIGINT)",
+    ]
+
+
 def base_ddl() -> list[str]:
-    """Every statement that creates schema version 1 from nothing."""
+    """Every statement that creates the current schema version from nothing."""
     return [
         "CREATE TABLE IF NOT EXISTS _meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
         "CREATE TABLE IF NOT EXISTS _folded (segment VARCHAR, folded_at TIMESTAMPTZ)",
         create_table_sql("_spans", SPAN_SCHEMA),
         create_table_sql("_blobs", BLOB_SCHEMA),
         create_table_sql("_environments", ENVIRONMENT_SCHEMA),
+        *_v2_ddl(),
     ]
 
 
-MIGRATIONS: Final[dict[int, list[str]]] = {}
+MIGRATIONS: Final[dict[int, list[str]]] = {
+    1: _v2_ddl(),  # v2: feedback scores and deletion tombstones
+}
 """from_version -> statements that bring a tape to from_version + 1 (forward only)."""

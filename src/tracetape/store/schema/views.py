@@ -1,13 +1,16 @@
-"""The stable public views: ``spans``, ``traces``, ``environments`` (and room for more).
+"""The stable public views: ``spans``, ``traces``, ``scores``, ``environments``, ``blobs``.
 
 Each view reads the folded DuckDB table together with the spool's Parquet segments that
 are not folded yet, so a reader sees spans the moment a recording process spooled them.
+Rows a deletion removed (tombstones in ``_deleted`` and ``_deleted_blobs``) stay hidden
+even while a segment written before the deletion still waits in the spool.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tracetape.spans import semconv
 from tracetape.store.schema.tables import SEGMENT_SCHEMAS, TABLES
 
 SPAN_COLUMNS = (
@@ -22,6 +25,16 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_SPOOL_FILTERS = {
+    "spans": "AND trace_id NOT IN (SELECT trace_id FROM _deleted)",
+    "scores": "AND (trace_id IS NULL OR trace_id NOT IN (SELECT trace_id FROM _deleted))",
+    "blobs": (
+        "AND NOT EXISTS (SELECT 1 FROM _deleted_blobs d WHERE d.hash = s.hash AND "
+        "TRY_CAST(split_part(parse_filename(s.filename), '-', 1) AS BIGINT) < d.deleted_ns)"
+    ),
+}
+
+
 def _combined(folder: str, spool: Path) -> str:
     """SQL selecting the raw table plus unfolded segments of one spool folder."""
     table = TABLES[folder]
@@ -29,9 +42,44 @@ def _combined(folder: str, spool: Path) -> str:
     names = ", ".join(field.name for field in SEGMENT_SCHEMAS[folder])
     return (
         f"SELECT {names} FROM {table} UNION ALL BY NAME "
-        f"SELECT {names} FROM read_parquet({glob}, filename = true) "
-        "WHERE parse_filename(filename) NOT IN (SELECT segment FROM _folded)"
+        f"SELECT {names} FROM read_parquet({glob}, filename = true) s "
+        "WHERE parse_filename(filename) NOT IN (SELECT segment FROM _folded) "
+        + _SPOOL_FILTERS.get(folder, "")
     )
+
+
+# The span attributes that name payload blobs by content hash (lists or one hash).
+_BLOB_REF_KEYS = (semconv.REPLAY_INPUT, semconv.REPLAY_OUTPUT, semconv.REPLAY_REQUEST)
+
+
+def blob_refs(attributes: str) -> str:
+    """SQL: the list of blob hashes a span's ``attributes`` JSON refers to."""
+    parts = ", ".join(f"{attributes}->>'{key}'" for key in _BLOB_REF_KEYS)
+    return f"regexp_extract_all(concat_ws(' ', {parts}), '[0-9a-f]{{64}}')"
+
+
+SCORE_COLUMNS = "score_id, trace_id, span_id, name, value, label, comment, source, created_at"
+
+# A span score recorded before its span was visible may lack its trace id: the span
+# table resolves it (only for those rows, so the join stays small).
+_SCORES_VIEW = (
+    "SELECT r.score_id, coalesce(r.trace_id, sp.trace_id) AS trace_id, r.span_id, r.name, "
+    "r.value, r.label, r.comment, r.source, r.created_at FROM ({scores_all}) r "
+    "LEFT JOIN (SELECT span_id, any_value(trace_id) AS trace_id FROM spans "
+    "WHERE span_id IN (SELECT span_id FROM ({scores_all}) WHERE trace_id IS NULL) "
+    "GROUP BY span_id) sp ON r.trace_id IS NULL AND sp.span_id = r.span_id"
+)
+
+# The latest trace-level score of each name, as a list of structs sorted by name.
+_TRACE_SCORES = (
+    "SELECT trace_id, list({'name': name, 'value': s.latest.value, "
+    "'label': s.latest.label, 'source': s.latest.source} ORDER BY name) AS scores "
+    "FROM (SELECT trace_id, name, arg_max({'value': value, 'label': label, "
+    "'source': source}, created_at) AS latest FROM scores WHERE span_id IS NULL "
+    "GROUP BY trace_id, name) s GROUP BY trace_id"
+)
+
+_NO_SCORES = "[]::STRUCT(name VARCHAR, value DOUBLE, label VARCHAR, source VARCHAR)[]"
 
 
 def view_ddl(spool: Path, *, temporary: bool) -> list[str]:
@@ -40,6 +88,7 @@ def view_ddl(spool: Path, *, temporary: bool) -> list[str]:
     spans_all = _combined("spans", spool)
     envs_all = _combined("environments", spool)
     blobs_all = _combined("blobs", spool)
+    scores_all = _combined("scores", spool)
     span_columns = SPAN_COLUMNS.replace(
         "input, output, attributes",
         "input::JSON AS input, output::JSON AS output, attributes::JSON AS attributes",
@@ -56,8 +105,9 @@ def view_ddl(spool: Path, *, temporary: bool) -> list[str]:
         "any_value(container_image) AS container_image, "
         "any_value(snapshot)::JSON AS snapshot "
         f"FROM ({envs_all}) GROUP BY environment_id",
+        f"CREATE OR REPLACE {temp}VIEW scores AS " + _SCORES_VIEW.format(scores_all=scores_all),
         f"CREATE OR REPLACE {temp}VIEW traces AS "
-        "SELECT trace_id, "
+        f"SELECT t.*, coalesce(sc.scores, {_NO_SCORES}) AS scores FROM (SELECT trace_id, "
         "arg_min(name, start_time) AS name, "
         "min(start_time) AS start_time, max(end_time) AS end_time, "
         "date_diff('microsecond', min(start_time), max(end_time)) / 1000.0 AS duration_ms, "
@@ -76,8 +126,9 @@ def view_ddl(spool: Path, *, temporary: bool) -> list[str]:
         "any_value(replay_of) FILTER (WHERE replay_of IS NOT NULL) AS replay_of, "
         "list_sort(list_distinct(flatten(list(coalesce(tags, []))))) AS tags, "
         "any_value(environment_id) AS environment_id "
-        "FROM spans GROUP BY trace_id",
+        "FROM spans GROUP BY trace_id) t "
+        f"LEFT JOIN ({_TRACE_SCORES}) sc ON sc.trace_id = t.trace_id",
     ]
 
 
-PUBLIC_VIEWS = ("spans", "traces", "environments", "blobs")
+PUBLIC_VIEWS = ("spans", "traces", "scores", "environments", "blobs")

@@ -1,0 +1,100 @@
+"""Export: selected traces and everything linked to them, one file per public view.
+
+``traces``, ``spans``, ``scores``, ``blobs`` (the payloads the spans refer to) and
+``environments`` (those the spans ran in) go to ``DIR/<view>.parquet`` or
+``DIR/<view>.jsonl`` (one JSON object a line), for DuckDB, pandas, Spark, BigQuery or
+anything else. The columns are the views' own (``scores`` and ``tags`` stay nested in
+Parquet and become JSON arrays in JSON lines). It reads through the public views, so
+spans still in the spool are exported too, while another process records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from tracetape.errors import NotFoundError, TapeError
+from tracetape.store import connection
+from tracetape.store.schema.views import blob_refs
+
+Format = Literal["parquet", "jsonl"]
+FORMATS: tuple[Format, ...] = ("parquet", "jsonl")
+
+_SELECTED = "(SELECT trace_id FROM _export_ids)"
+_QUERIES: dict[str, str] = {
+    "traces": f"SELECT * FROM traces WHERE trace_id IN {_SELECTED} ORDER BY start_time",
+    "spans": (
+        f"SELECT * FROM spans WHERE trace_id IN {_SELECTED} ORDER BY trace_id, start_time, span_id"
+    ),
+    "scores": (f"SELECT * FROM scores WHERE trace_id IN {_SELECTED} ORDER BY created_at, score_id"),
+    "blobs": (
+        "SELECT * FROM blobs WHERE hash IN (SELECT unnest("
+        f"{blob_refs('attributes')}) FROM spans WHERE trace_id IN {_SELECTED}) ORDER BY hash"
+    ),
+    "environments": (
+        "SELECT * FROM environments WHERE environment_id IN (SELECT environment_id "
+        f"FROM spans WHERE trace_id IN {_SELECTED}) ORDER BY environment_id"
+    ),
+}
+"""File name (a public view) -> the query that selects its rows."""
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _select_ids(con: duckdb.DuckDBPyConnection, trace_ids: Sequence[str] | None) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE _export_ids (trace_id VARCHAR)")
+    if trace_ids is None:
+        con.execute("INSERT INTO _export_ids SELECT DISTINCT trace_id FROM spans")
+        return
+    wanted = sorted({str(t).strip().lower() for t in trace_ids})
+    con.execute(
+        "INSERT INTO _export_ids SELECT DISTINCT trace_id FROM spans "
+        "WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))",
+        [wanted],
+    )
+    rows = con.execute("SELECT trace_id FROM _export_ids").fetchall()
+    missing = sorted(set(wanted) - {str(r[0]) for r in rows})
+    if missing:
+        raise NotFoundError(f"no trace {missing[0]!r} on this tape (nothing was exported)")
+
+
+def export(
+    path: Path,
+    timeout: float,
+    dest: Path,
+    *,
+    fmt: Format = "parquet",
+    trace_ids: Sequence[str] | None = None,
+) -> dict[str, int]:
+    """Write the selected traces (all when ``trace_ids`` is None) and what they link to.
+
+    Returns rows written per view. Files are written under a temporary name and renamed.
+
+    Example:
+        >>> export(Path(".tracetape/tape.duckdb"), 30.0, Path("out"), fmt="jsonl")
+        {'traces': 3, 'spans': 48, 'scores': 1, 'blobs': 14, 'environments': 1}
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if isinstance(trace_ids, str):
+        trace_ids = [trace_ids]
+    if not path.is_file():
+        raise TapeError(f"no tape at {path}")
+    dest.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT json"
+    written: dict[str, int] = {}
+    with connection.reading(path, timeout) as con:
+        _select_ids(con, trace_ids)
+        for view, query in _QUERIES.items():
+            target = dest / f"{view}.{fmt}"
+            tmp = dest / f".{view}.{fmt}.tmp"
+            rows = con.execute(f"COPY ({query}) TO {_quote(str(tmp))} ({options})").fetchall()
+            tmp.replace(target)
+            written[view] = int(rows[0][0]) if rows else 0
+        con.execute("DROP TABLE IF EXISTS _export_ids")
+    return written
