@@ -174,6 +174,8 @@ class SpanNode(Searchable):
         if self.trace is None:
             return pd.DataFrame(columns=list(SCORE_COLUMNS))
         scores = self.trace.scores
+        if scores.empty:
+            return scores
         return scores.loc[scores["span_id"] == self.span_id].reset_index(drop=True)
 
     def __getitem__(self, column: str) -> Any:

@@ -178,13 +178,14 @@ class Trace(Searchable):
         Example:
             >>> rich.print(tape.trace(trace_id).tree(full=True))
         """
-        from tracetape.inspect.render.text import spans_tree, trace_title
+        from tracetape.inspect.render.text import score_labels, spans_tree, trace_title
 
         return spans_tree(
             trace_title(self.trace_id, self.spans, self.scores),
             self.walk(),
             full=full,
             max_chars=max_chars,
+            scores=score_labels(self.scores),
         )
 
     def text(self, *, full: bool = False, width: int = 100) -> str:

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     from tracetape.inspect.span import SpanNode
     from tracetape.inspect.trace import Trace
 
-BODY_BUDGET: Final = 2_000_000
+BODY_BUDGET: Final = 1_500_000
 """Characters of span details one view holds; later spans say where to see theirs."""
+ERROR_BUDGET: Final = 500_000
+"""More characters for failed spans past ``BODY_BUDGET``: errors always show first."""
 MAX_ROWS: Final = 2_000
 """Span rows one view shows."""
 
@@ -51,30 +53,32 @@ _TOOLBAR = (
 )
 
 
-def _ms(stamp: pd.Timestamp | None) -> float | None:
-    return None if stamp is None else stamp.value / 1e6
-
-
 class _Timeline:
-    """Maps span times to percentages of the shared axis."""
+    """Maps span times to percentages of the shared axis (from the first start)."""
 
     def __init__(self, nodes: Sequence[SpanNode]) -> None:
-        starts = [s for s in (_ms(n.start_time) for n in nodes) if s is not None]
-        ends: list[float] = []
-        for node in nodes:
-            start, end = _ms(node.start_time), _ms(node.end_time)
-            if end is None and start is not None and node.duration_ms is not None:
-                end = start + node.duration_ms
-            if end is not None:
-                ends.append(end)
+        starts = [n.start_time for n in nodes if n.start_time is not None]
         self.origin = min(starts) if starts else None
-        self.total = max(max(ends, default=0.0) - (self.origin or 0.0), 1e-3)
+        ends = [0.0]
+        for node in nodes:
+            start = self._ms(node.start_time)
+            if node.end_time is not None:
+                ends.append(self._ms(node.end_time) or 0.0)
+            elif start is not None and node.duration_ms is not None:
+                ends.append(start + node.duration_ms)
+        self.total = max(max(ends), 1e-3)
+
+    def _ms(self, stamp: pd.Timestamp | None) -> float | None:
+        """Milliseconds from the origin (exact: integer nanoseconds first)."""
+        if stamp is None or self.origin is None:
+            return None
+        return (stamp.value - self.origin.value) / 1e6
 
     def bar(self, node: SpanNode) -> str:
-        start = _ms(node.start_time)
-        if self.origin is None or start is None:
+        start = self._ms(node.start_time)
+        if start is None:
             return ""
-        left = (start - self.origin) / self.total * 100
+        left = start / self.total * 100
         width = (node.duration_ms or 0.0) / self.total * 100
         width = min(width, 100 - left)
         return f'<span class="tt-bar" style="left:{left:.3f}%;width:{width:.3f}%"></span>'
@@ -94,7 +98,7 @@ def _label(
     node: SpanNode, level: int, fold_id: str | None, failed_below: bool, scores: Iterable[str]
 ) -> str:
     twisty = (
-        f'<label class="tt-twisty" for="{fold_id}" title="show or hide the spans under it"></label>'
+        f'<label class="tt-twisty" for="{fold_id}"></label>'
         if fold_id
         else '<span class="tt-leaf"></span>'
     )
@@ -132,7 +136,7 @@ def _rows(uid: str, nodes: Sequence[SpanNode], opened: SpanNode | None) -> str:
     failed_below = {id(a) for n in nodes if n.failed for a in n.ancestors}
     base = nodes[0].depth if nodes else 0
     out: list[str] = [timeline.axis(), '<div class="tt-tree">']
-    budget = BODY_BUDGET
+    budget, error_budget = BODY_BUDGET, ERROR_BUDGET
     open_levels = 0
     for index, node in enumerate(nodes[:MAX_ROWS]):
         level = node.depth - base
@@ -143,10 +147,12 @@ def _rows(uid: str, nodes: Sequence[SpanNode], opened: SpanNode | None) -> str:
         if budget > 0 or node is opened:
             body = span_body(node)
             budget -= len(body)
+        elif node.failed and error_budget > 0:
+            body = span_body(node)
+            error_budget -= len(body)
         else:
             body = (
-                '<span class="tt-cut">details not included: this view is capped at '
-                f"{BODY_BUDGET:,} characters of span details; see "
+                '<span class="tt-cut">not in this view (it keeps its size down): see '
                 f"<code>trace.span({esc(json.dumps(node.span_id))})</code></span>"
             )
         classes = f"tt-span tt-k-{esc(node.kind)}" + (" tt-failed" if node.failed else "")
