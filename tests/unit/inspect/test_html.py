@@ -323,3 +323,44 @@ def test_text_fallbacks(trace):
 def test_page_wraps_a_fragment(trace):
     document = page(trace.html(), title="a <trace>")
     assert document.startswith("<!DOCTYPE html>") and "<title>a &lt;trace&gt;</title>" in document
+
+
+def test_every_message_part_kind_reads_as_a_transcript():
+    messages = [
+        _msg("user", _text("look"), {"type": "uri", "modality": "image", "uri": "https://x/y.png"}),
+        _msg(
+            "assistant",
+            {"type": "reasoning", "content": "thinking <hard>"},
+            {**CALL, "arguments": "{not json", "invalid": True, "error": "bad JSON"},
+            {"type": "refusal", "content": "I can't"},
+        ),
+        _msg("tool", {"type": "tool_call_response", "id": "call_7", "response": "ok"}, name="t"),
+        {"role": "assistant", "content": "a provider's own shape"},
+        ["human", "a LangChain (role, text) pair"],
+    ]
+    rows = [_span(1, None, "m", "llm", input=json.dumps(messages))]
+    fragment = trace_html(Trace(TRACE_ID, pd.DataFrame(rows)))
+    parsed, body = _parse(fragment), _body_of(fragment, 1)
+    assert "img" not in parsed.tags and "src" not in parsed.attributes
+    assert "[uri]" in body and "https://x/y.png" in body  # a URI is text, never loaded
+    assert "<summary>reasoning</summary>" in body and "thinking &lt;hard&gt;" in body
+    assert "invalid arguments" in body and "bad JSON" in body and "refusal: I can&#x27;t" in body
+    assert "← result of" in body and "tt-role-tool" in body and ">t</span>" in body
+    assert "a provider&#x27;s own shape" in body and "a LangChain (role, text) pair" in body
+    assert "tt-role-human" in body
+
+
+def test_a_name_scored_twice_shows_its_latest_score():
+    at = [pd.Timestamp("2025-01-02", tz="UTC"), pd.Timestamp("2025-01-01", tz="UTC")]
+    scores = pd.DataFrame(
+        [
+            {"span_id": None, "name": "helpful", "value": 1.0, "label": None, "created_at": at[0]},
+            {"span_id": None, "name": "helpful", "value": 0.0, "label": None, "created_at": at[1]},
+            {"span_id": None, "name": "verdict", "value": None, "label": "wrong tool"},
+        ]
+    )
+    trace = Trace(TRACE_ID, pd.DataFrame(_rows()), scores)
+    title = trace.text().splitlines()[0]
+    assert "★ helpful=1" in title and "★ verdict=wrong tool" in title and "helpful=0" not in title
+    head = trace_html(trace).split('<div class="tt-row tt-axis">')[0]
+    assert "★ helpful=1" in head and "helpful=0" not in head

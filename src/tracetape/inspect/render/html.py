@@ -160,7 +160,7 @@ def _rows(uid: str, nodes: Sequence[SpanNode], opened: SpanNode | None) -> str:
             '<div class="tt-node">'
             + (f'<input type="checkbox" class="tt-fold" id="{fold_id}">' if fold_id else "")
             + f'<details class="{classes}" id="{uid}-s{index}" '
-            f'data-span-id="{esc(node.span_id)}" style="--tt-depth:{min(level, 40)}"'
+            f'data-span-id="{esc(node.span_id)}" style="--tt-depth:{min(level, 12)}"'
             + (" open" if node is opened else "")
             + '><summary class="tt-row">'
             + _label(node, level, fold_id, id(node) in failed_below, scores.get(node.span_id, ()))

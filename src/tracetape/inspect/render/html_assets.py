@@ -71,7 +71,7 @@ overflow:hidden}
 .tt-view .tt-label>*{flex:none}
 .tt-view .tt-label .tt-name,.tt-view .tt-label .tt-args,.tt-view .tt-label .tt-status{min-width:0;
 overflow:hidden;text-overflow:ellipsis}
-.tt-view .tt-label .tt-name{flex:0 1 auto;min-width:min(8ch,100%)}
+.tt-view .tt-label .tt-name{flex:0 0 auto;max-width:45%}
 .tt-view .tt-label .tt-args{flex:0 100 auto}
 .tt-view .tt-label .tt-status{flex:0 4 auto}
 .tt-view .tt-twisty,.tt-view .tt-leaf{display:inline-block;width:14px;text-align:center;

@@ -153,6 +153,9 @@ def message_html(message: Any) -> str:
     else:
         role = str(message.get("role", "?"))
         parts = message.get("parts") or []
+        if not parts and message.get("content") is not None:  # a provider's own shape
+            content = message["content"]
+            parts = [{"type": "text", "content": content} if isinstance(content, str) else content]
         head = esc(role)
         if message.get("name"):
             head += f' · <span class="tt-mono">{esc(message["name"])}</span>'

@@ -117,13 +117,19 @@ def format_score(score: Mapping[str, Any]) -> str:
 
 
 def score_labels(scores: pd.DataFrame | None) -> dict[str | None, list[str]]:
-    """Formatted scores by span id (``None``: the trace's own scores)."""
-    out: dict[str | None, list[str]] = {}
+    """Formatted scores by span id (``None``: the trace's own), the latest per name."""
+    latest: dict[tuple[str | None, str], str] = {}
     if scores is None or scores.empty:
-        return out
+        return {}
+    if "created_at" in scores:
+        scores = scores.sort_values("created_at", kind="stable", na_position="first")
     for row in scores.to_dict("records"):
         span_id = value(row.get("span_id"))
-        out.setdefault(None if span_id is None else str(span_id), []).append(format_score(row))
+        key = (None if span_id is None else str(span_id), str(value(row.get("name"))))
+        latest[key] = format_score(row)  # a name scored again shows its latest value
+    out: dict[str | None, list[str]] = {}
+    for (span_id, _), shown in latest.items():
+        out.setdefault(span_id, []).append(shown)
     return out
 
 
