@@ -259,6 +259,7 @@ class Tape:
             older_than=older_than,
             dry_run=dry_run,
             compact_file=compact,
+            keep_environments=[str(self.environment.get("environment_id"))],
         )
 
     def export(

@@ -15,6 +15,7 @@ from opentelemetry import trace as otel_trace
 
 import tracetape
 from tracetape.cli.main import main
+from tracetape.inspect.reader import TapeReader
 from tracetape.store import connection, fold, spool
 from tracetape.tape import Tape
 
@@ -131,6 +132,22 @@ def test_older_than_deletes_only_traces_that_ended_before(tape: Tape) -> None:
     assert tape.delete(older_than=dt.timedelta(days=30)).traces == 0
 
 
+def test_the_recording_process_keeps_its_own_environment(tape: Tape) -> None:
+    only = _tool_trace(tape, SECRET)
+    tape.flush()
+
+    assert tape.delete(only).environments == 0
+
+    later = _tool_trace(tape, KEPT)
+    tape.flush()
+    joined = tape.sql(
+        "SELECT count(*) AS n FROM spans JOIN environments USING (environment_id) "
+        "WHERE trace_id = ?",
+        [later],
+    )
+    assert joined.n.tolist() == [2]
+
+
 def test_delete_refuses_unknown_ids_and_missing_arguments(tape: Tape) -> None:
     kept = _tool_trace(tape, KEPT)
     tape.flush()
@@ -156,6 +173,9 @@ def test_prune_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "deleted" in out and "would" not in out
     assert SECRET.encode() not in _tape_bytes(tmp_path)
+    # Nothing refers to the environment any more: it went too.
+    left = TapeReader(path, 5.0).sql("SELECT (SELECT count(*) FROM environments) AS n")
+    assert left.n.tolist() == [0]
 
     assert main(["--path", str(path), "prune", "--trace", "a" * 32]) == 2
     assert capsys.readouterr().err.strip().startswith("error: no trace")

@@ -36,7 +36,7 @@ import duckdb
 
 from tracetape.errors import NotFoundError, TapeError
 from tracetape.store import connection, fold, spool
-from tracetape.store.schema.views import blob_refs
+from tracetape.store.schema.views import blob_refs, view_ddl
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None
     return int(rows[0][0]) if rows else 0
 
 
-def _delete_rows(con: duckdb.DuckDBPyConnection) -> Deleted:
+def _delete_rows(con: duckdb.DuckDBPyConnection, keep_environments: list[str]) -> Deleted:
     doomed = "(SELECT trace_id FROM _doomed)"
     traces = _count(con, "SELECT count(*) FROM _doomed")
     # Candidates first, while the doomed spans still say what they refer to.
@@ -134,7 +134,9 @@ def _delete_rows(con: duckdb.DuckDBPyConnection) -> Deleted:
         con,
         "DELETE FROM _environments WHERE environment_id IN "
         "(SELECT environment_id FROM _doomed_envs) AND environment_id NOT IN "
-        "(SELECT environment_id FROM spans WHERE environment_id IS NOT NULL)",
+        "(SELECT environment_id FROM spans WHERE environment_id IS NOT NULL) "
+        "AND environment_id NOT IN (SELECT unnest(?::VARCHAR[]))",
+        [keep_environments],
     )
     return Deleted(traces, spans, scores, blobs, environments)
 
@@ -168,8 +170,12 @@ def delete(
     older_than: dt.timedelta | dt.datetime | None = None,
     dry_run: bool = False,
     compact_file: bool = True,
+    keep_environments: Sequence[str] = (),
 ) -> Deleted:
     """Delete the given traces and/or those that ended before ``older_than``.
+
+    ``keep_environments``: environment ids to keep even when no span is left in them
+    (the calling process's own: it writes its snapshot once and keeps recording in it).
 
     Example:
         >>> delete(Path("runs/tape.duckdb"), 30.0, older_than=dt.timedelta(days=30))
@@ -183,14 +189,19 @@ def delete(
     if not path.is_file():
         raise TapeError(f"no tape at {path}")
     spool_path = spool.spool_dir(path).resolve()
+    spool.ensure(spool_path)
     with connection.writing(path, timeout) as con:
         assert con is not None  # a timeout was given: it waits or raises
         connection.ensure_current(con, spool_path)
         fold.fold_into(con, spool_path)
+        # Views bound to this spool: the stored ones name the spool of the path the tape
+        # was last upgraded at, which a moved tape no longer has.
+        for statement in view_ddl(spool_path, temporary=True):
+            con.execute(statement)
         con.execute("BEGIN")
         try:
             _select(con, trace_ids, moment)
-            counts = _delete_rows(con)
+            counts = _delete_rows(con, list(keep_environments))
         except BaseException:
             con.execute("ROLLBACK")
             raise
