@@ -1,0 +1,157 @@
+"""A support agent with three things wrong, for ``02_find_a_bad_response.ipynb``.
+
+The demo's LangGraph support agent (its FAQ retriever, its ``search_docs``,
+``calculator`` and ``lookup_order`` tools, a ``ToolNode`` that turns a tool's exception
+into a message the model reads) with one more tool and a different stand-in model:
+
+- ``track_parcel`` asks the carrier, which takes a while: the slowest tool;
+- ``lookup_order`` raises ``OrderNotFoundError`` for an unknown order: a failed tool call;
+- `SupportModel` mistakes "how long does shipping take" for a question about the
+  customer's latest order and calls ``lookup_order`` instead of ``search_docs``: the
+  wrong tool, in a trace that ends without any error.
+
+No network and no API key: `SupportModel` is a deterministic tool-calling chat model.
+
+Example:
+    >>> agent = build_agent()
+    >>> agent.invoke({"messages": [("user", QUESTIONS[0])]}, config={"callbacks": [...]})
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Final, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.tool import ToolCall
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode
+
+from tracetape.demo.agent import tool_error
+from tracetape.demo.knowledge import ORDERS, build_retriever
+from tracetape.demo.model import answer
+from tracetape.demo.tools import make_tools
+
+GRAPH_NAME: Final = "support-agent-v2"
+LATEST_ORDER: Final = "A-1042"
+CARRIER_SECONDS: Final = 0.3
+"""How long the carrier takes to answer ``track_parcel`` (long next to the other tools)."""
+
+QUESTIONS: Final = (
+    "Can I pay with a gift card?",
+    "Where is my order A-1042?",
+    "Can you track my parcel?",
+    "Can you check order Z-9999 for me?",
+    "How long does shipping to Canada take?",
+)
+"""One question per trace: fine, fine, slow tool, failed tool, wrong tool."""
+
+PROMPT: Final = ChatPromptTemplate.from_messages(
+    [
+        (
+            "system",
+            "You are the support assistant of Kettle & Mug Co. The customer's latest "
+            "order is {latest_order}. Answer from the FAQ and the order records only.",
+        ),
+        MessagesPlaceholder("messages"),
+    ]
+)
+
+_ORDER_ID = re.compile(r"\b[A-Z]-\d{3,5}\b")
+
+
+@tool
+def track_parcel(order_id: str) -> str:
+    """Ask the carrier where the parcel of an order is right now."""
+    time.sleep(CARRIER_SECONDS)  # the carrier's API is slow
+    order = ORDERS.get(order_id, {})
+    return f"parcel of {order_id}: with {order.get('carrier', 'no carrier')}, in transit"
+
+
+def plan(question: str) -> tuple[str, dict[str, str]]:
+    """The one tool call (name, args) `SupportModel` makes for a question."""
+    order = _ORDER_ID.search(question)
+    if order:
+        return "lookup_order", {"order_id": order.group()}
+    if "track" in question.lower():
+        return "track_parcel", {"order_id": LATEST_ORDER}
+    if question.lower().startswith("how long"):
+        # The deliberate fault: "how long" is read as "when does my order arrive".
+        return "lookup_order", {"order_id": LATEST_ORDER}
+    return "search_docs", {"query": question}
+
+
+def _words(messages: list[BaseMessage]) -> int:
+    return sum(len(m.text.split()) + 4 * len(getattr(m, "tool_calls", [])) for m in messages)
+
+
+class SupportModel(BaseChatModel):
+    """A fake chat model: one tool call per question (see `plan`), then an answer."""
+
+    model_name: str = "support-model-2"
+
+    @property
+    def _llm_type(self) -> str:
+        return "support-fake"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name}
+
+    def bind_tools(self, tools: list[BaseTool], **kwargs: Any) -> Any:
+        """Bind tool definitions (OpenAI format) the way real chat models do."""
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        asked = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
+        question = messages[asked].text
+        results = [m for m in messages[asked + 1 :] if isinstance(m, ToolMessage)]
+        if results:
+            message = AIMessage(content=answer(question, results))
+            finish = "stop"
+        else:
+            name, args = plan(question)
+            call = ToolCall(name=name, args=args, id=f"call_{name}", type="tool_call")
+            message = AIMessage(content="", tool_calls=[call])
+            finish = "tool_calls"
+        used, made = _words(messages), max(_words([message]), 1)
+        message.usage_metadata = UsageMetadata(
+            input_tokens=used, output_tokens=made, total_tokens=used + made
+        )
+        message.response_metadata = {"model_name": self.model_name, "finish_reason": finish}
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def build_agent() -> Any:
+    """The compiled graph; invoke it with ``{"messages": [("user", question)]}``."""
+    tools = [*make_tools(build_retriever()), track_parcel]
+    chain = PROMPT.partial(latest_order=LATEST_ORDER) | SupportModel().bind_tools(tools)
+
+    def agent(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
+        return {"messages": [chain.invoke({"messages": state["messages"]}, config)]}
+
+    def route(state: MessagesState) -> Literal["tools", "__end__"]:
+        last = state["messages"][-1]
+        return "tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("agent", agent)
+    graph.add_node("tools", ToolNode(tools, handle_tool_errors=tool_error))
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", route, ["tools", END])
+    graph.add_edge("tools", "agent")
+    return graph.compile(name=GRAPH_NAME)
