@@ -228,7 +228,12 @@ class Tape:
             >>> tape.score(span_id, "relevance", 0.4, source="auto")
         """
         scores.parse_value(value)  # a bad value fails before any lookup
-        target = scores.resolve(self.path, self.settings.lock_timeout, trace_or_span_id)
+        timeout = self.settings.lock_timeout
+        try:
+            target = scores.resolve(self.path, timeout, trace_or_span_id)
+        except NotFoundError:
+            self.flush()  # it may have ended a moment ago and still wait in the queue
+            target = scores.resolve(self.path, timeout, trace_or_span_id)
         return scores.write(self.path, target, name, value, comment=comment, source=source)
 
     def delete(

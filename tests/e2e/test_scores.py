@@ -185,3 +185,12 @@ def test_scoring_works_while_another_process_holds_the_file(
         [score_id, trace_id]
     ]
     tape.close()
+
+
+def test_a_trace_that_just_ended_can_be_scored_before_any_flush(tape: Tape) -> None:
+    with tracetape.span("answer"):
+        trace_id = f"{otel_trace.get_current_span().get_span_context().trace_id:032x}"
+
+    tape.score(trace_id, "helpful", True)  # its span may still be queued in memory
+
+    assert tape.sql("SELECT trace_id FROM scores").trace_id.tolist() == [trace_id]
