@@ -71,6 +71,9 @@ def test_delete_removes_a_trace_its_scores_and_payloads_and_leaves_no_bytes(
     everything = _tape_bytes(tmp_path)
     assert SECRET.encode() not in everything
     assert KEPT.encode() in everything  # the same check finds what was kept
+    reopened = tracetape.open(tape.path)  # the rewritten file is a whole tape
+    assert reopened.sql("SELECT trace_id FROM traces").trace_id.tolist() == [kept]
+    reopened.close()
 
 
 def test_delete_folds_spans_still_in_the_spool_first(tmp_path: Path, holder: Path) -> None:
