@@ -12,7 +12,8 @@ TracetapeError
 ```
 
 Errors raised *inside* recording never reach user code (see `tracetape._safety`); these
-are raised by the explicit calls a user makes: `open`, `flush`, `trace`, `sql`.
+are raised by the explicit calls a user makes: `open`, `flush`, `trace`, `span`, `sql`,
+`score`, `delete`, `export`.
 """
 
 from __future__ import annotations

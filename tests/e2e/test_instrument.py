@@ -138,3 +138,16 @@ def test_a_user_span_stays_the_parent_of_every_agent_run_inside_it(tape):
     )
     assert set(rows.parent) == {"batch-of-questions"}
     assert len(rows) == 6
+
+
+def test_a_user_span_knows_its_ids_so_its_trace_can_be_scored(tape):
+    with tracetape.span("answer-question") as step:
+        trace_id, span_id = step.trace_id, step.span_id
+    assert trace_id is not None and len(trace_id) == 32
+    assert span_id is not None and len(span_id) == 16
+    tape.score(trace_id, "helpful", True, comment="right answer")
+    tape.flush()
+    row = tape.sql("select trace_id, span_id, name from spans").iloc[0]
+    assert (row.trace_id, row.span_id, row["name"]) == (trace_id, span_id, "answer-question")
+    scores = tape.sql("select trace_id, name, value, comment from scores").iloc[0]
+    assert (scores.trace_id, scores["name"], scores.value) == (trace_id, "helpful", 1.0)

@@ -61,6 +61,13 @@ class UserSpan:
         self.set_attribute(semconv.OUTPUT, value if not isinstance(value, str) else [value])
 
     @property
+    def trace_id(self) -> str | None:
+        """The 32-hex trace id (to score the trace later), or None when nothing records."""
+        if self._span is None:
+            return None
+        return format(self._span.get_span_context().trace_id, "032x")
+
+    @property
     def span_id(self) -> str | None:
         """The 16-hex span id, or None when nothing is recording."""
         if self._span is None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -97,7 +98,20 @@ class TapeSpanExporter(SpanExporter):
                 if con is None:
                     return 0
                 connection.ensure_current(con, self.spool)
-                return fold.fold_into(con, self.spool)
+                folded = fold.fold_into(con, self.spool)
+                self._check_environment(con)
+                return folded
+
+    def _check_environment(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Write the environment again if a delete elsewhere removed it while we record."""
+        if not self._environment_written:
+            return
+        row = con.execute(
+            "SELECT count(*) FROM _environments WHERE environment_id = ?",
+            [self.environment.get("environment_id")],
+        ).fetchone()
+        if row is not None and row[0] == 0:
+            self._environment_written = False
 
     def after_fork(self) -> None:
         """A forked child writes its own segments; its environment is its parent's."""
