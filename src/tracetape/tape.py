@@ -24,7 +24,10 @@ from tracetape.errors import (
     TapeError,
     TapeLockedError,
 )
+from tracetape.inspect import frames
+from tracetape.inspect.frames import Format, TraceFilter
 from tracetape.inspect.reader import TapeReader
+from tracetape.inspect.render.plot import Plot
 from tracetape.inspect.span import SpanNode
 from tracetape.inspect.trace import Trace
 from tracetape.settings import Settings
@@ -174,17 +177,101 @@ class Tape:
                 set_default_recorder(None)
 
     # -- reading -----------------------------------------------------------------------
-    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run read-only SQL over the public views; returns a DataFrame.
+    def sql(
+        self,
+        query: str,
+        params: Sequence[Any] | dict[str, Any] | None = None,
+        *,
+        format: Format = "pandas",
+    ) -> Any:
+        """Run read-only SQL over the public views; a pandas DataFrame by default.
+
+        ``format="arrow"`` returns a pyarrow Table, ``"polars"`` a polars DataFrame.
 
         Example:
             >>> tape.sql("select name from spans where kind = ?", ["tool"])
         """
-        return self._reader.sql(query, params)
+        return frames.convert(self._reader.arrow(query, params), format)
 
-    def traces(self, limit: int = 50, *, errors_only: bool = False) -> pd.DataFrame:
-        """One row per trace, newest first (only failed ones with ``errors_only``)."""
-        return self._reader.traces(limit, errors_only=errors_only)
+    def traces(
+        self,
+        limit: int = 50,
+        *,
+        since: str | dt.datetime | dt.date | None = None,
+        until: str | dt.datetime | dt.date | None = None,
+        name: str | None = None,
+        errors_only: bool = False,
+        model: str | None = None,
+        tool: str | None = None,
+        node: str | None = None,
+        run: str | None = None,
+        tag: str | None = None,
+        search: str | None = None,
+        format: Format = "pandas",
+    ) -> Any:
+        """One row per trace, newest first: the ``traces`` view plus a short input and
+        output of the root span (cut at 200 characters, marked with "…").
+
+        Filters combine. ``since``/``until`` bound the trace's start: a datetime (naive
+        is UTC), an ISO string or an age ("30m", "1h", "7d"). ``model``, ``tool``,
+        ``node`` (a LangGraph node), ``tag`` and ``search`` (case-insensitive text in
+        any span's input or output) match when any span of the trace does.
+        ``format``: "pandas" (default), "arrow" (a pyarrow Table) or "polars".
+
+        Example:
+            >>> tape.traces(since="1d", errors_only=True, tool="lookup_order")
+            >>> tape.traces(model="gpt-4o", search="refund", format="polars")
+        """
+        flt = TraceFilter(
+            since=since, until=until, name=name, errors_only=errors_only, model=model,
+            tool=tool, node=node, run=run, tag=tag, search=search,
+        )  # fmt: skip
+        return frames.convert(self._reader.traces_arrow(limit, filters=flt), format)
+
+    def stats(
+        self,
+        by: str = "model",
+        *,
+        since: str | dt.datetime | dt.date | None = None,
+        until: str | dt.datetime | dt.date | None = None,
+        name: str | None = None,
+        bucket: str | float | None = None,
+        format: Format = "pandas",
+    ) -> Any:
+        """Calls, errors, error rate, latency (p50/p95/mean/max ms) and tokens per model
+        (``by="model"``), tool (``"tool"``) or LangGraph node (``"node"``).
+
+        With ``bucket`` ("5m", "1h", seconds, or "auto") one row per time bucket and
+        group. ``name`` keeps one model/tool/node; ``since``/``until`` as in `traces`.
+
+        Example:
+            >>> tape.stats(by="tool", since="7d")
+            >>> tape.stats(by="model", bucket="1h")
+        """
+        table = self._reader.stats(by, since=since, until=until, name=name, bucket=bucket)
+        return frames.convert(table, format)
+
+    def plot(
+        self,
+        metric: str = "latency",
+        *,
+        by: str = "model",
+        since: str | dt.datetime | dt.date | None = None,
+        until: str | dt.datetime | dt.date | None = None,
+        name: str | None = None,
+        bucket: str | float | None = None,
+    ) -> Plot:
+        """A chart that shows inline in Jupyter (SVG we draw; text in a terminal).
+
+        ``"latency"``: p50 and p95 over time buckets of the model calls, tool calls or
+        node runs (``by``), or of one of them (``name``). ``"tokens"``: input and output
+        tokens per model.
+
+        Example:
+            >>> tape.plot("latency", by="tool", since="1d")
+            >>> tape.plot("tokens", since="7d")
+        """
+        return self._reader.plot(metric, by=by, since=since, until=until, name=name, bucket=bucket)
 
     def trace(self, trace_id: str) -> Trace:
         """One recorded trace (by id or a unique prefix of it) as a `Trace`."""

@@ -1,33 +1,44 @@
 """`TapeReader`: read a tape by path without recording into it (what the CLI uses).
 
 Unlike `tracetape.open()` it never creates a file, starts no background thread and
-takes no environment snapshot; each call opens the DuckDB file read-only for one query
-(waiting up to ``lock_timeout`` while another process holds it).
+takes no environment snapshot. Reads go through `connection.reading`: a read-only
+connection kept between back-to-back queries and released after a second idle (waiting
+up to ``lock_timeout`` to open while another process holds the file).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from tracetape.errors import NotFoundError, TapeError
+from tracetape.inspect import analytics, frames
+from tracetape.inspect.frames import TraceFilter
+from tracetape.inspect.render.plot import Plot
 from tracetape.inspect.trace import Trace
 from tracetape.store import connection
 
+Params = Sequence[Any] | dict[str, Any] | None
 
-def query_frame(
-    path: Path, lock_timeout: float, query: str, params: Sequence[Any] | dict[str, Any] | None
-) -> pd.DataFrame:
+
+def _arrow(con: duckdb.DuckDBPyConnection, query: str, params: Params) -> pa.Table:
+    # Through Arrow: DuckDB's own pandas path warns under pandas 3.
+    relation = con.sql(query, params=params or None)
+    if relation is None:  # pyright: ignore[reportUnnecessaryComparison] - DDL returns None
+        return pa.table({})
+    return relation.to_arrow_table()
+
+
+def query_frame(path: Path, lock_timeout: float, query: str, params: Params) -> pd.DataFrame:
     """One read-only query over the public views of the tape at ``path`` as a DataFrame."""
     with connection.reading(path, lock_timeout) as con:
-        # Through Arrow: DuckDB's own pandas path warns under pandas 3.
-        relation = con.sql(query, params=params or None)
-        if relation is None:  # pyright: ignore[reportUnnecessaryComparison] - DDL returns None
-            return pd.DataFrame()
-        return relation.to_arrow_table().to_pandas()
+        return _arrow(con, query, params).to_pandas()
 
 
 class TapeReader:
@@ -45,16 +56,89 @@ class TapeReader:
     def __repr__(self) -> str:
         return f"TapeReader({str(self.path)!r})"
 
-    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run SQL over the public views; raises `TapeError` when there is no tape."""
+    def _check(self) -> None:
         if not self.path.is_file():
             raise TapeError(f"no tape at {self.path} (record one first, e.g. `tracetape demo`)")
-        return query_frame(self.path, self.lock_timeout, query, params)
 
-    def traces(self, limit: int = 50, *, errors_only: bool = False) -> pd.DataFrame:
-        """One row per trace, newest first (only failed ones with ``errors_only``)."""
-        where = "WHERE status = 'error' " if errors_only else ""
-        return self.sql(f"SELECT * FROM traces {where}ORDER BY start_time DESC LIMIT ?", [limit])
+    def arrow(self, query: str, params: Params = None) -> pa.Table:
+        """Run SQL over the public views; the result as a pyarrow Table."""
+        self._check()
+        with connection.reading(self.path, self.lock_timeout) as con:
+            return _arrow(con, query, params)
+
+    def sql(self, query: str, params: Params = None) -> pd.DataFrame:
+        """Run SQL over the public views; raises `TapeError` when there is no tape."""
+        return self.arrow(query, params).to_pandas()
+
+    def traces(
+        self, limit: int = 50, *, filters: TraceFilter | None = None, errors_only: bool = False
+    ) -> pd.DataFrame:
+        """One row per trace, newest first, filtered (see `TraceFilter`) as a DataFrame."""
+        return self.traces_arrow(limit, filters=filters, errors_only=errors_only).to_pandas()
+
+    def traces_arrow(
+        self, limit: int = 50, *, filters: TraceFilter | None = None, errors_only: bool = False
+    ) -> pa.Table:
+        """`traces` as a pyarrow Table: the page of ids first, then their rows (`frames`)."""
+        flt = filters or TraceFilter()
+        if errors_only:
+            flt = dataclasses.replace(flt, errors_only=True)
+        self._check()
+        with connection.reading(self.path, self.lock_timeout) as con:
+            page = _arrow(con, *frames.page_sql(flt, limit))
+            return _arrow(con, *frames.rows_sql(page))
+
+    def stats(
+        self,
+        by: str = "model",
+        *,
+        since: Any = None,
+        until: Any = None,
+        name: str | None = None,
+        bucket: str | float | None = None,
+    ) -> pa.Table:
+        """Latency, tokens and errors per model/tool/node (`analytics`); per time bucket
+        too when ``bucket`` is given ("auto" picks one from the range)."""
+        self._check()
+        window: dict[str, Any] = {"since": since, "until": until, "name": name}
+        with connection.reading(self.path, self.lock_timeout) as con:
+            if bucket is None:
+                return _arrow(con, *analytics.stats_sql(by, **window))
+            width = self._bucket(con, by, window, None if bucket == "auto" else bucket)
+            series = _arrow(con, *analytics.series_sql(by, width, **window))
+            return analytics.with_bucket_times(series)
+
+    def plot(
+        self,
+        metric: str = "latency",
+        *,
+        by: str = "model",
+        since: Any = None,
+        until: Any = None,
+        name: str | None = None,
+        bucket: str | float | None = None,
+    ) -> Plot:
+        """``"latency"``: p50/p95 over time of one kind (or one ``name``); ``"tokens"``:
+        input and output tokens per model."""
+        self._check()
+        window: dict[str, Any] = {"since": since, "until": until, "name": name}
+        with connection.reading(self.path, self.lock_timeout) as con:
+            if metric == "tokens":
+                return analytics.tokens_plot(_arrow(con, *analytics.stats_sql("model", **window)))
+            if metric != "latency":
+                raise TapeError(f"cannot plot {metric!r}: use 'latency' or 'tokens'")
+            width = self._bucket(con, by, window, bucket)
+            series = _arrow(con, *analytics.series_sql(by, width, split=False, **window))
+            return analytics.latency_plot(series, by, name)
+
+    @staticmethod
+    def _bucket(
+        con: duckdb.DuckDBPyConnection, by: str, window: dict[str, Any], bucket: str | float | None
+    ) -> float:
+        if bucket is not None:
+            return analytics.bucket_seconds(bucket, None, None)
+        row = _arrow(con, *analytics.range_sql(by, **window)).to_pylist()[0]
+        return analytics.bucket_seconds(None, row["first_us"], row["last_us"])
 
     def resolve(self, prefix: str) -> str:
         """The one trace id starting with ``prefix`` (a full id is its own prefix)."""
