@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tracetape.inspect.reader import TapeReader
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 KERNEL = "tracetape-venv"
+TRACE_ID = re.compile(r"\b[0-9a-f]{32}\b")
 MAX_SECONDS = 20.0
 
 
@@ -51,12 +53,29 @@ class Executed:
                 out.append(output.data.get("text/plain", ""))
         return "".join(out)
 
+    def svg(self, tag: str) -> str:
+        """The SVG images of one cell."""
+        return "".join(
+            output.data.get("image/svg+xml", "")
+            for output in self.cell(tag).outputs
+            if output.output_type in ("execute_result", "display_data")
+        )
+
     def html(self, tag: str) -> str:
         """The HTML results of one cell."""
         return "".join(
             output.data.get("text/html", "")
             for output in self.cell(tag).outputs
             if output.output_type in ("execute_result", "display_data")
+        )
+
+    def stderr(self) -> str:
+        """Everything any cell wrote to stderr (warnings included)."""
+        return "".join(
+            output.text
+            for cell in self.notebook.cells
+            for output in cell.get("outputs", [])
+            if output.output_type == "stream" and output.name == "stderr"
         )
 
     def tape(self, name: str) -> TapeReader:
@@ -130,13 +149,23 @@ def test_notebooks_are_committed_without_outputs(name):
 
 def test_record_and_inspect_runs_fast_and_records_three_traces(record_and_inspect):
     assert record_and_inspect.seconds < MAX_SECONDS
+    assert record_and_inspect.stderr() == ""
     recorded = record_and_inspect.tape("tape.duckdb").traces()
     assert len(recorded) == 3
     assert "A: Sorry, I could not complete that" in record_and_inspect.text("record")
     listed = record_and_inspect.text("traces")
-    for trace_id in recorded.trace_id:
-        assert trace_id in listed
+    assert set(TRACE_ID.findall(listed)) == set(recorded.trace_id)
     assert listed.count("support-agent") == 3
+
+
+def test_record_and_inspect_filters_traces(record_and_inspect):
+    recorded = record_and_inspect.tape("tape.duckdb").traces()
+    first, failed = str(recorded.trace_id.iloc[-1]), str(recorded.trace_id.iloc[0])
+    by_tool = record_and_inspect.text("filter_tool")
+    assert set(TRACE_ID.findall(by_tool)) == {first}
+    assert "How long is shipping to Canada" in by_tool
+    by_text = record_and_inspect.text("filter_search")
+    assert set(TRACE_ID.findall(by_text)) == {failed} and "error" in by_text
 
 
 def test_record_and_inspect_shows_the_trace_as_a_span_tree(record_and_inspect):
@@ -183,11 +212,21 @@ def test_record_and_inspect_failed_span_sql_and_text(record_and_inspect):
     assert sum("OrderNotFoundError" in line for line in tools) == 1
 
 
+def test_record_and_inspect_stats_and_plots(record_and_inspect):
+    stats = record_and_inspect.text("stats").splitlines()
+    assert [line.split()[1] for line in stats[1:]] == ["agent", "tools"]
+    tokens = record_and_inspect.svg("plot_tokens")
+    assert tokens.startswith("<svg") and "tracetape-demo-1" in tokens
+    assert "<svg" in record_and_inspect.svg("plot_latency")
+    assert "p95" in record_and_inspect.text("plot_latency")
+
+
 # -- 02: find a bad response --------------------------------------------------------------
 
 
 def test_find_a_bad_response_runs_fast_and_records_five_traces(find_a_bad_response):
     assert find_a_bad_response.seconds < MAX_SECONDS
+    assert find_a_bad_response.stderr() == ""
     assert len(find_a_bad_response.tape("support.duckdb").traces()) == 5
     assert find_a_bad_response.text("traces").count("support-agent-v2") == 5
 
@@ -198,6 +237,7 @@ def test_find_a_bad_response_finds_the_slowest_tool(find_a_bad_response):
         "select trace_id, tool_name from spans where kind = 'tool' order by duration_ms desc"
     ).iloc[0]
     assert slowest.tool_name == "track_parcel"
+    assert find_a_bad_response.text("tool_stats").splitlines()[1].split()[1] == "track_parcel"
     assert find_a_bad_response.text("tools_by_duration").splitlines()[1].split()[3] == (
         "track_parcel"
     )
@@ -226,6 +266,9 @@ def test_find_a_bad_response_finds_the_wrong_tool(find_a_bad_response):
     ).trace_id
     assert find_a_bad_response.text("wrong").startswith(f"wrong tool in trace {wrong_id}\n")
     assert find_a_bad_response.text("calls").count("lookup_order") == 3
+    looked_up = reader.sql("select distinct trace_id from spans where tool_name = 'lookup_order'")
+    listed = set(TRACE_ID.findall(find_a_bad_response.text("filter_tool")))
+    assert listed == set(looked_up.trace_id) and wrong_id in listed and len(listed) == 3
     llm = find_a_bad_response.text("wrong_llm")
     assert llm.startswith("status: ok | answer: Your order A-1042")
     assert "lookup_order" in find_a_bad_response.html("wrong_llm")
