@@ -295,11 +295,6 @@ def test_find_a_bad_response_shows_the_score_on_the_trace(find_a_bad_response):
     assert wrong_id in html and "★ right_tool" in html
 
 
-@pytest.mark.xfail(
-    reason="render/text.py to_plain: rich's Console finds the Jupyter kernel and also "
-    "displays what it renders; needs Console(..., force_jupyter=False)",
-    strict=False,
-)
 def test_a_trace_or_span_shows_once(record_and_inspect):
     for tag in ("trace_view", "span_view", "failed_span"):
         shown = [

@@ -248,6 +248,9 @@ def span_detail_tree(node: SpanNode, *, max_chars: int = 2000, attr_chars: int =
 def to_plain(renderable: Any, width: int = 100) -> str:
     """Any rich renderable as plain text (no colour, no control codes)."""
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system=None, force_terminal=False)
+    # force_jupyter=False: in a kernel rich would also print the tree into the cell.
+    console = Console(
+        file=buffer, width=width, color_system=None, force_terminal=False, force_jupyter=False
+    )
     console.print(renderable)
     return buffer.getvalue()
