@@ -72,7 +72,7 @@ class Plot:
                 'stroke="#e5e7eb"/>'
             )
             parts.append(_text(LEFT - 6, y + 4, _number(tick), anchor="end"))
-        parts.append(_text(14, TOP + inner_h / 2, self.unit, size=11))
+        parts.append(_text(LEFT - 6, TOP - 14, self.unit, anchor="end", size=11))
         for i, (name, _) in enumerate(self.series.items()):
             x = WIDTH - RIGHT - 110 * (len(self.series) - i)
             colour = COLOURS[i % len(COLOURS)]
@@ -83,10 +83,12 @@ class Plot:
     def _x_labels(self, xs: list[float]) -> list[str]:
         names = self.points
         every = max(len(names) // 8, 1)
+        last = len(names) - 1
         return [
-            _text(x, HEIGHT - BOTTOM + 16, names[i])
+            # The last label ends at its point, so it stays inside the chart.
+            _text(x, HEIGHT - BOTTOM + 16, names[i], anchor="end" if i == last > 0 else "middle")
             for i, x in enumerate(xs)
-            if i % every == 0 or i == len(names) - 1
+            if (i % every == 0 and xs[last] - x >= 80) or i == last
         ]
 
     def to_svg(self) -> str:
