@@ -117,6 +117,7 @@ def test_a_deleted_tape_is_reported_and_a_replaced_one_is_read_anew(
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_a_forked_child_opens_its_own_reader(path: Path) -> None:
     assert _names(path) == ["first"]
     pid = os.fork()
