@@ -84,3 +84,9 @@ def test_tokens_plot_has_a_bar_pair_per_model(tape):
     assert len(bars) == legend + 2 * len(plot.labels)
     assert "tracetape-demo-1" in plot.labels
     assert "tracetape-demo-1" in str(plot)
+
+
+def test_plot_and_stats_accept_an_automatic_bucket(tape):
+    plot = tape.plot("latency", by="tool", bucket="auto")
+    assert "<svg" in plot._repr_mimebundle_()["image/svg+xml"]
+    assert len(tape.stats(by="tool", bucket="auto")) >= 1

@@ -283,11 +283,6 @@ def test_find_a_bad_response_scores_the_bad_traces(find_a_bad_response):
     assert "asked how long shipping takes" in find_a_bad_response.text("scores_view")
 
 
-@pytest.mark.xfail(
-    reason="inspect/reader.py: TapeReader.trace does not read the trace's scores, so "
-    "tape.trace(id) shows none; needs Trace(full_id, spans, scores)",
-    strict=False,
-)
 def test_find_a_bad_response_shows_the_score_on_the_trace(find_a_bad_response):
     reader = find_a_bad_response.tape("support.duckdb")
     (wrong_id,) = reader.sql("select trace_id from scores where name = 'right_tool'").trace_id

@@ -105,7 +105,7 @@ class TapeReader:
         with connection.reading(self.path, self.lock_timeout) as con:
             if bucket is None:
                 return _arrow(con, *analytics.stats_sql(by, **window))
-            width = self._bucket(con, by, window, None if bucket == "auto" else bucket)
+            width = self._bucket(con, by, window, bucket)
             series = _arrow(con, *analytics.series_sql(by, width, **window))
             return analytics.with_bucket_times(series)
 
@@ -136,7 +136,7 @@ class TapeReader:
     def _bucket(
         con: duckdb.DuckDBPyConnection, by: str, window: dict[str, Any], bucket: str | float | None
     ) -> float:
-        if bucket is not None:
+        if bucket is not None and bucket != "auto":
             return analytics.bucket_seconds(bucket, None, None)
         row = _arrow(con, *analytics.range_sql(by, **window)).to_pylist()[0]
         return analytics.bucket_seconds(None, row["first_us"], row["last_us"])
@@ -166,4 +166,5 @@ class TapeReader:
         )
         if spans.empty:
             raise NotFoundError(f"no trace {trace_id!r} on {self.path}")
-        return Trace(full_id, spans)
+        scores = self.sql("SELECT * FROM scores WHERE trace_id = ? ORDER BY created_at", [full_id])
+        return Trace(full_id, spans, scores if not scores.empty else None)
