@@ -389,16 +389,9 @@ def _bind_views(reader: _Reader, spool: Path) -> None:
     }
     if snapshot == reader.segments:
         return
-    for statement in view_ddl(spool, temporary=True):
-        for folder, files in snapshot.items():
-            glob = _sql_text(str(spool / folder / "*.parquet"))
-            statement = statement.replace(glob, "[" + ", ".join(map(_sql_text, files)) + "]")
+    for statement in view_ddl(spool, temporary=True, segments=snapshot):
         reader.con.execute(statement)
     reader.segments = snapshot
-
-
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def release_reader(path: Path) -> None:

@@ -8,6 +8,7 @@ even while a segment written before the deletion still waits in the spool.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tracetape.spans import semconv
@@ -35,10 +36,17 @@ _SPOOL_FILTERS = {
 }
 
 
-def _combined(folder: str, spool: Path) -> str:
-    """SQL selecting the raw table plus unfolded segments of one spool folder."""
+def _combined(folder: str, spool: Path, files: Sequence[str] | None = None) -> str:
+    """SQL selecting the raw table plus unfolded segments of one spool folder.
+
+    ``files`` lists the segments to read (a snapshot taken by a reader); without it the
+    view globs the folder, which persistent views for outside SQL users need.
+    """
     table = TABLES[folder]
-    glob = _quote(str(spool / folder / "*.parquet"))
+    if files is None:
+        glob = _quote(str(spool / folder / "*.parquet"))
+    else:
+        glob = "[" + ", ".join(_quote(f) for f in files) + "]"
     names = ", ".join(field.name for field in SEGMENT_SCHEMAS[folder])
     return (
         f"SELECT {names} FROM {table} UNION ALL BY NAME "
@@ -86,13 +94,20 @@ ordered aggregate here)."""
 _NO_SCORES = "[]::STRUCT(name VARCHAR, value DOUBLE, label VARCHAR, source VARCHAR)[]"
 
 
-def view_ddl(spool: Path, *, temporary: bool) -> list[str]:
-    """CREATE OR REPLACE statements for every public view over ``spool``."""
+def view_ddl(
+    spool: Path, *, temporary: bool, segments: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """CREATE OR REPLACE statements for every public view over ``spool``.
+
+    ``segments`` (spool folder -> segment files) binds the views to a fixed list of
+    files instead of a glob; see `tracetape.store.connection`.
+    """
     temp = "TEMP " if temporary else ""
-    spans_all = _combined("spans", spool)
-    envs_all = _combined("environments", spool)
-    blobs_all = _combined("blobs", spool)
-    scores_all = _combined("scores", spool)
+    listed = segments or {}
+    spans_all = _combined("spans", spool, listed.get("spans"))
+    envs_all = _combined("environments", spool, listed.get("environments"))
+    blobs_all = _combined("blobs", spool, listed.get("blobs"))
+    scores_all = _combined("scores", spool, listed.get("scores"))
     span_columns = SPAN_COLUMNS.replace(
         "input, output, attributes",
         "input::JSON AS input, output::JSON AS output, attributes::JSON AS attributes",
