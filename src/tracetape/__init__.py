@@ -28,6 +28,7 @@ from tracetape.errors import (
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
+    from tracetape.inspect.span import SpanNode
     from tracetape.inspect.trace import Trace
     from tracetape.tape import Tape
 
@@ -36,6 +37,7 @@ __all__ = [
     "IntegrationMissingError",
     "NotFoundError",
     "SchemaVersionError",
+    "SpanNode",
     "Tape",
     "TapeCorruptError",
     "TapeError",
@@ -126,4 +128,8 @@ def __getattr__(name: str) -> Any:
         from tracetape.inspect.trace import Trace
 
         return Trace
+    if name == "SpanNode":
+        from tracetape.inspect.span import SpanNode
+
+        return SpanNode
     raise AttributeError(f"module 'tracetape' has no attribute {name!r}")

@@ -14,6 +14,7 @@ def test_all_is_frozen_and_sorted():
         "IntegrationMissingError",
         "NotFoundError",
         "SchemaVersionError",
+        "SpanNode",
         "Tape",
         "TapeCorruptError",
         "TapeError",
