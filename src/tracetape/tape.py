@@ -5,10 +5,11 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import importlib.metadata
+import json
 import logging
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,13 @@ from tracetape.inspect.reader import TapeReader
 from tracetape.inspect.render.plot import Plot
 from tracetape.inspect.span import SpanNode
 from tracetape.inspect.trace import Trace
+from tracetape.runs.run import RunScope
 from tracetape.settings import Settings
 from tracetape.spans.content import ContentStore
 from tracetape.spans.environment import snapshot
 from tracetape.spans.pipeline import DurableBatchProcessor, build_provider, environment_resource
 from tracetape.spans.recorder import Recorder
+from tracetape.spans.run_context import RunStampProcessor
 from tracetape.store import connection, retention, scores
 from tracetape.store import export as store_export
 from tracetape.store.exporter import TapeSpanExporter
@@ -76,22 +79,24 @@ class Tape:
         # Another process holding the file must not stop recording: the first fold
         # that gets it creates or upgrades the schema instead.
         connection.create_or_upgrade(self.path, settings.lock_timeout, defer_if_held=True)
-        self.environment = snapshot()
-        self._exporter = TapeSpanExporter(self.path, self.environment)
+        self.snapshot = snapshot()
+        """This process's environment snapshot (``tape.environment()`` returns it too)."""
+        self._exporter = TapeSpanExporter(self.path, self.snapshot)
         self._processor = DurableBatchProcessor(
             self._exporter,
             max_queue=settings.queue_spans,
             batch_size=settings.batch_spans,
             interval=settings.flush_interval,
         )
-        processors: list[SpanProcessor] = [self._processor]
+        # The run stamp first: it sets an attribute at start, before any export.
+        processors: list[SpanProcessor] = [RunStampProcessor(), self._processor]
         self._otlp: SpanProcessor | None = None
         if otlp if otlp is not None else settings.otlp:
             self._otlp = _otlp_processor()
             processors.append(self._otlp)
         if tracer_provider is None:
             self._provider = build_provider(
-                processors, environment_resource(self.environment["environment_id"])
+                processors, environment_resource(self.snapshot["environment_id"])
             )
             self._owns_provider = True
         else:
@@ -175,6 +180,76 @@ class Tape:
                 self._provider.shutdown()
             if default_recorder() is self.recorder:
                 set_default_recorder(None)
+
+    # -- runs, artifacts and environments ---------------------------------------------
+    def run(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> RunScope:
+        """A pipeline run: a context manager (giving a `Run`) and a decorator.
+
+        Every span recorded inside (in this context, its asyncio tasks and LangChain's
+        threads) carries the run's id; runs nest; a run that raises is recorded as
+        failed and the error re-raised. See ``runs``, ``artifacts`` and
+        ``artifact_links`` views, `Tape.runs` and `Tape.artifacts`.
+
+        Example:
+            >>> with tape.run("nightly-eval", params={"k": 4}) as run:
+            ...     run.log_artifact("data/questions.jsonl", kind="dataset")
+            ...     graph.invoke(x, config={"callbacks": [tape.langchain()]})
+        """
+        return RunScope(self.path, self.snapshot, name, params, tags)
+
+    def runs(self, limit: int = 50, *, format: Format = "pandas") -> Any:
+        """Pipeline runs, newest first: the ``runs`` view as a DataFrame.
+
+        Example:
+            >>> tape.runs()[["run_id", "name", "status", "n_traces"]]
+        """
+        table = self._reader.arrow(
+            "SELECT * FROM runs ORDER BY start_time DESC, run_id LIMIT ?", [limit]
+        )
+        return frames.convert(table, format)
+
+    def artifacts(self, run: str | None = None, *, format: Format = "pandas") -> Any:
+        """Artifacts (the ``artifacts`` view), newest first; with ``run``, those it
+        logged, with their ``role``.
+
+        Example:
+            >>> tape.artifacts(run=run.run_id)[["artifact_id", "kind", "name", "role"]]
+        """
+        if run is None:
+            table = self._reader.arrow("SELECT * FROM artifacts ORDER BY created_at DESC")
+        else:
+            table = self._reader.arrow(
+                "SELECT DISTINCT a.*, l.role FROM artifacts a JOIN artifact_links l "
+                "USING (artifact_id) WHERE l.run_id = ? ORDER BY a.created_at DESC",
+                [run],
+            )
+        return frames.convert(table, format)
+
+    def environment(self, environment_id: str | None = None) -> dict[str, Any]:
+        """The environment snapshot ``environment_id`` (``env-...``) as a dict; without
+        an id, this process's own (not read from the tape).
+
+        Raises `NotFoundError` for an id the tape does not hold.
+
+        Example:
+            >>> tape.environment(tape.runs().environment_id[0])["packages"]["langgraph"]
+        """
+        if environment_id is None:
+            return dict(self.snapshot)
+        rows = self._reader.arrow(
+            "SELECT snapshot::VARCHAR AS snapshot FROM environments WHERE environment_id = ?",
+            [environment_id.strip()],
+        ).to_pylist()
+        if not rows or rows[0]["snapshot"] is None:
+            raise NotFoundError(f"no environment {environment_id!r} on {self.path}")
+        snapshot_dict: dict[str, Any] = json.loads(rows[0]["snapshot"])
+        return snapshot_dict
 
     # -- reading -----------------------------------------------------------------------
     def sql(
@@ -351,7 +426,7 @@ class Tape:
             older_than=older_than,
             dry_run=dry_run,
             compact_file=compact,
-            keep_environments=[str(self.environment.get("environment_id"))],
+            keep_environments=[str(self.snapshot.get("environment_id"))],
         )
 
     def export(

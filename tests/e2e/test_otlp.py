@@ -89,7 +89,7 @@ def test_recording_through_the_users_tracer_provider(tmp_path):
         assert [s.name for s in exporter.get_finished_spans()] == ["mine"]
         row = tape.sql("select name, environment_id from spans").iloc[0]
         assert row["name"] == "mine"
-        assert row.environment_id == tape.environment["environment_id"]
+        assert row.environment_id == tape.environment()["environment_id"]
     finally:
         tape.close()
         provider.shutdown()

@@ -61,7 +61,14 @@ def fold_into(con: duckdb.DuckDBPyConnection, spool: Path) -> int:
 # process renamed into place late): spans and scores of a deleted trace never fold, nor a
 # deleted blob from a segment named (by its write time) before the deletion.
 _NOT_DELETED = "trace_id NOT IN (SELECT trace_id FROM _deleted)"
-_KEYS = {"blobs": "hash", "environments": "environment_id", "scores": "score_id"}
+_KEYS = {
+    "blobs": "hash",
+    "environments": "environment_id",
+    "scores": "score_id",
+    "runs": "record_id",
+    "artifacts": "artifact_id",
+    "artifact_links": "link_id",
+}
 
 
 def _segment_ns(filename_sql: str) -> str:

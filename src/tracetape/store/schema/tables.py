@@ -6,7 +6,7 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -72,11 +72,61 @@ SCORE_SCHEMA: Final = pa.schema(
     ]
 )
 
+RUN_SCHEMA: Final = pa.schema(
+    [
+        ("record_id", pa.string()),  # run id + ":start" or ":end": one row per phase
+        ("run_id", pa.string()),
+        ("name", pa.string()),
+        ("parent_run_id", pa.string()),
+        ("status", pa.string()),
+        ("error_type", pa.string()),
+        ("error_message", pa.string()),
+        ("params", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("start_time", TS),
+        ("end_time", TS),
+        ("environment_id", pa.string()),
+        ("trace_id", pa.string()),
+        ("parent_span_id", pa.string()),
+        ("pid", pa.int64()),
+        ("recorded_at", TS),
+    ]
+)
+
+ARTIFACT_SCHEMA: Final = pa.schema(
+    [
+        ("artifact_id", pa.string()),
+        ("kind", pa.string()),
+        ("name", pa.string()),
+        ("uri", pa.string()),
+        ("size", pa.int64()),
+        ("metadata", pa.string()),
+        ("created_at", TS),
+    ]
+)
+
+ARTIFACT_LINK_SCHEMA: Final = pa.schema(
+    [
+        ("link_id", pa.string()),
+        ("artifact_id", pa.string()),
+        ("run_id", pa.string()),
+        ("trace_id", pa.string()),
+        ("span_id", pa.string()),
+        ("role", pa.string()),
+        ("name", pa.string()),
+        ("uri", pa.string()),
+        ("created_at", TS),
+    ]
+)
+
 SEGMENT_SCHEMAS: Final[dict[str, pa.Schema]] = {
     "spans": SPAN_SCHEMA,
     "blobs": BLOB_SCHEMA,
     "environments": ENVIRONMENT_SCHEMA,
     "scores": SCORE_SCHEMA,
+    "runs": RUN_SCHEMA,
+    "artifacts": ARTIFACT_SCHEMA,
+    "artifact_links": ARTIFACT_LINK_SCHEMA,
 }
 """Spool sub-folder -> Arrow schema of its Parquet segments."""
 
@@ -85,6 +135,9 @@ TABLES: Final[dict[str, str]] = {
     "blobs": "_blobs",
     "environments": "_environments",
     "scores": "_scores",
+    "runs": "_runs",
+    "artifacts": "_artifacts",
+    "artifact_links": "_artifact_links",
 }
 """Spool sub-folder -> raw DuckDB table it folds into."""
 
@@ -97,7 +150,7 @@ _DUCK_TYPES: Final[dict[str, str]] = {
     "list<item: string>": "VARCHAR[]",
 }
 
-JSON_COLUMNS: Final = frozenset({"input", "output", "attributes", "snapshot"})
+JSON_COLUMNS: Final = frozenset({"input", "output", "attributes", "snapshot", "params", "metadata"})
 
 
 def create_table_sql(table: str, schema: pa.Schema) -> str:
@@ -119,6 +172,14 @@ def _v2_ddl() -> list[str]:
     ]
 
 
+def _v3_ddl() -> list[str]:
+    return [
+        create_table_sql("_runs", RUN_SCHEMA),
+        create_table_sql("_artifacts", ARTIFACT_SCHEMA),
+        create_table_sql("_artifact_links", ARTIFACT_LINK_SCHEMA),
+    ]
+
+
 def base_ddl() -> list[str]:
     """Every statement that creates the current schema version from nothing."""
     return [
@@ -128,10 +189,12 @@ def base_ddl() -> list[str]:
         create_table_sql("_blobs", BLOB_SCHEMA),
         create_table_sql("_environments", ENVIRONMENT_SCHEMA),
         *_v2_ddl(),
+        *_v3_ddl(),
     ]
 
 
 MIGRATIONS: Final[dict[int, list[str]]] = {
     1: _v2_ddl(),  # v2: feedback scores and deletion tombstones
+    2: _v3_ddl(),  # v3: pipeline runs, artifacts and their links
 }
 """from_version -> statements that bring a tape to from_version + 1 (forward only)."""

@@ -1,4 +1,5 @@
-"""The stable public views: ``spans``, ``traces``, ``scores``, ``environments``, ``blobs``.
+"""The stable public views: ``spans``, ``traces``, ``scores``, ``environments``, ``blobs``,
+``runs``, ``artifacts`` and ``artifact_links``.
 
 Each view reads the folded DuckDB table together with the spool's Parquet segments that
 are not folded yet, so a reader sees spans the moment a recording process spooled them.
@@ -94,6 +95,29 @@ ordered aggregate here)."""
 _NO_SCORES = "[]::STRUCT(name VARCHAR, value DOUBLE, label VARCHAR, source VARCHAR)[]"
 
 
+# A run writes a row when it starts and one when it ends: the ended one wins.
+_RUNS_VIEW = (
+    "SELECT r.run_id, r.name, r.parent_run_id, r.status, r.error_type, r.error_message, "
+    "r.params::JSON AS params, coalesce(r.tags, []::VARCHAR[]) AS tags, r.start_time, "
+    "r.end_time, date_diff('microsecond', r.start_time, r.end_time) / 1000.0 AS duration_ms, "
+    "r.environment_id, r.trace_id, r.parent_span_id, "
+    "coalesce(s.n_traces, 0) AS n_traces, coalesce(s.n_spans, 0) AS n_spans "
+    "FROM (SELECT * FROM ({runs_all}) QUALIFY row_number() OVER (PARTITION BY run_id "
+    "ORDER BY (status <> 'running') DESC, recorded_at DESC) = 1) r "
+    "LEFT JOIN (SELECT run_id, count(DISTINCT trace_id) AS n_traces, count(*) AS n_spans "
+    "FROM spans WHERE run_id IS NOT NULL GROUP BY run_id) s ON s.run_id = r.run_id"
+)
+
+# One row per content; its kind, name and URI are those of its first logging (each
+# logging's own name and URI are on its link).
+_ARTIFACTS_VIEW = (
+    "SELECT artifact_id, arg_min(kind, created_at) AS kind, arg_min(name, created_at) AS name, "
+    "arg_min(uri, created_at) AS uri, any_value(size) AS size, "
+    "arg_min(metadata, created_at)::JSON AS metadata, min(created_at) AS created_at "
+    "FROM ({artifacts_all}) GROUP BY artifact_id"
+)
+
+
 def view_ddl(
     spool: Path, *, temporary: bool, segments: Mapping[str, Sequence[str]] | None = None
 ) -> list[str]:
@@ -108,6 +132,9 @@ def view_ddl(
     envs_all = _combined("environments", spool, listed.get("environments"))
     blobs_all = _combined("blobs", spool, listed.get("blobs"))
     scores_all = _combined("scores", spool, listed.get("scores"))
+    runs_all = _combined("runs", spool, listed.get("runs"))
+    artifacts_all = _combined("artifacts", spool, listed.get("artifacts"))
+    links_all = _combined("artifact_links", spool, listed.get("artifact_links"))
     span_columns = SPAN_COLUMNS.replace(
         "input, output, attributes",
         "input::JSON AS input, output::JSON AS output, attributes::JSON AS attributes",
@@ -148,7 +175,21 @@ def view_ddl(
         "FROM spans GROUP BY trace_id) t "
         f"LEFT JOIN ({_TRACE_SCORES.format(scores_all=scores_all)}) sc "
         "ON sc.trace_id = t.trace_id",
+        f"CREATE OR REPLACE {temp}VIEW runs AS " + _RUNS_VIEW.format(runs_all=runs_all),
+        f"CREATE OR REPLACE {temp}VIEW artifacts AS "
+        + _ARTIFACTS_VIEW.format(artifacts_all=artifacts_all),
+        f"CREATE OR REPLACE {temp}VIEW artifact_links AS SELECT link_id, artifact_id, run_id, "
+        f"trace_id, span_id, role, name, uri, created_at FROM ({links_all})",
     ]
 
 
-PUBLIC_VIEWS = ("spans", "traces", "scores", "environments", "blobs")
+PUBLIC_VIEWS = (
+    "spans",
+    "traces",
+    "scores",
+    "environments",
+    "blobs",
+    "runs",
+    "artifacts",
+    "artifact_links",
+)
