@@ -1,0 +1,145 @@
+"""LlamaIndex stand-ins: a scripted function-calling MockLLM, documents and a real index.
+
+No network and no downloads: embeddings are `MockEmbedding`, the tokenizer is a plain
+whitespace split (the default would fetch a tiktoken encoding), and nothing touches
+NLTK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.llms import MockLLM
+from llama_index.core.llms.callbacks import llm_chat_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.tools import BaseTool
+from pydantic import Field
+
+DIMENSIONS = 8
+
+TEXTS = {
+    "doc-cats": ("Cats sleep sixteen hours a day.", {"topic": "cats", "year": 2021}),
+    "doc-dogs": ("Dogs were domesticated from wolves.", {"topic": "dogs", "year": 2019}),
+    "doc-bees": ("Bees dance to show where flowers are.", {"topic": "bees", "year": 2023}),
+}
+
+
+def offline_settings() -> None:
+    """Global Settings that never reach the network."""
+    Settings.llm = MockLLM(max_tokens=8)
+    Settings.embed_model = MockEmbedding(embed_dim=DIMENSIONS)
+    Settings.tokenizer = str.split
+
+
+def documents() -> list[Document]:
+    return [Document(text=t, id_=i, metadata=m) for i, (t, m) in TEXTS.items()]
+
+
+def index() -> VectorStoreIndex:
+    """A real VectorStoreIndex over `documents` (built before any tape records)."""
+    offline_settings()
+    return VectorStoreIndex.from_documents(
+        documents(), embed_model=MockEmbedding(embed_dim=DIMENSIONS)
+    )
+
+
+class ScriptedToolLLM(MockLLM, FunctionCallingLLM):  # type: ignore[misc]
+    """MockLLM that answers chat calls from a script; tool calls ride in additional_kwargs.
+
+    Each script entry is either a string (a final answer) or a list of
+    ``(tool_name, kwargs, call_id)`` tool calls.
+    """
+
+    script: list[Any] = Field(default_factory=list)
+    calls: int = 0
+
+    def __init__(self, script: list[Any]) -> None:
+        super().__init__()
+        self.script = script
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            model_name="scripted-tool-llm", is_function_calling_model=True, is_chat_model=True
+        )
+
+    def _next(self) -> ChatResponse:
+        entry = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        if isinstance(entry, str):
+            message = ChatMessage(role=MessageRole.ASSISTANT, content=entry)
+        else:
+            calls = [{"name": n, "args": a, "id": i} for n, a, i in entry]
+            message = ChatMessage(
+                role=MessageRole.ASSISTANT, content="", additional_kwargs={"tool_calls": calls}
+            )
+        return ChatResponse(
+            message=message, raw={"usage": {"prompt_tokens": 11, "completion_tokens": 7}}
+        )
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._next()
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._next()
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        response = self._next()
+
+        def gen() -> ChatResponseGen:
+            yield response
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        response = self._next()
+
+        async def gen() -> ChatResponseAsyncGen:
+            yield response
+
+        return gen()
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        messages = list(chat_history or [])
+        if user_msg is not None:
+            if isinstance(user_msg, str):
+                user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+            messages.append(user_msg)
+        specs = [t.metadata.to_openai_tool() for t in tools]
+        return {"messages": messages, "tools": specs, **kwargs}
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        calls = response.message.additional_kwargs.get("tool_calls", [])
+        return [
+            ToolSelection(tool_id=c["id"], tool_name=c["name"], tool_kwargs=c["args"])
+            for c in calls
+        ]
