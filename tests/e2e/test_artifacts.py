@@ -115,7 +115,7 @@ def test_an_artifact_logged_twice_is_stored_once_with_two_links(tape: Tape, tmp_
     with tape.run("build") as build:
         first = build.log_artifact(data, kind="dataset", role="output")
     with tape.run("eval") as evaluate, tracetape.span("load") as load:
-        second = evaluate.log_artifact(str(data), kind="dataset")
+        second = evaluate.log_artifact(str(data), kind="dataset", name="eval-questions")
     tape.flush()
 
     assert first.artifact_id == second.artifact_id
@@ -130,14 +130,14 @@ def test_an_artifact_logged_twice_is_stored_once_with_two_links(tape: Tape, tmp_
     )
     assert json.loads(row.metadata) == {"format": "bytes"}
     links = tape.sql(
-        "SELECT artifact_id, run_id, span_id, role FROM artifact_links ORDER BY created_at",
+        "SELECT artifact_id, run_id, span_id, role, name FROM artifact_links ORDER BY created_at",
         format="arrow",
     )
     assert links.to_pylist() == [
         {"artifact_id": first.artifact_id, "run_id": build.run_id, "span_id": None,
-         "role": "output"},
+         "role": "output", "name": "questions.jsonl"},
         {"artifact_id": first.artifact_id, "run_id": evaluate.run_id,
-         "span_id": load.span_id, "role": "input"},
+         "span_id": load.span_id, "role": "input", "name": "eval-questions"},
     ]  # fmt: skip
     by_run = tape.artifacts(run=evaluate.run_id)
     assert by_run[["artifact_id", "role"]].values.tolist() == [[first.artifact_id, "input"]]

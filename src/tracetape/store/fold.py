@@ -109,10 +109,12 @@ def _insert(
                     "blobs": BLOB_NOT_DELETED,
                     "scores": f"(s.trace_id IS NULL OR s.{_NOT_DELETED})",
                 }.get(folder, "true")
+                # An artifact logged twice keeps its first logging's kind, name and URI.
+                first = " ORDER BY artifact_id, created_at" if folder == "artifacts" else ""
                 con.execute(
                     f"INSERT INTO {table} ({names}) SELECT {names} FROM "
                     f"(SELECT DISTINCT ON ({key}) {names}, filename FROM {source} s "
-                    f"WHERE {where}) s "
+                    f"WHERE {where}{first}) s "
                     f"WHERE s.{key} NOT IN (SELECT {key} FROM {table})",
                     [fresh],
                 )
