@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -41,6 +41,10 @@ from tracetape.spans.run_context import RunStampProcessor
 from tracetape.store import connection, retention, scores
 from tracetape.store import export as store_export
 from tracetape.store.exporter import TapeSpanExporter
+
+if TYPE_CHECKING:
+    from tracetape.replay import Replay
+    from tracetape.replay.session import Source as ReplaySource
 
 logger = logging.getLogger("tracetape")
 
@@ -452,6 +456,59 @@ class Tape:
         return store_export.export(
             self.path, self.settings.lock_timeout, Path(dest), fmt=format, trace_ids=ids
         )
+
+    # -- replay ------------------------------------------------------------------------
+    def replay(
+        self,
+        trace_id: str,
+        app: Any,
+        *,
+        live: Sequence[str] = (),
+        on_divergence: Literal["stop", "live"] = "stop",
+    ) -> Replay:
+        """Re-run ``app`` on the recorded input of ``trace_id``, answered from the tape.
+
+        Every model, tool and retriever call is answered by the recorded call that
+        comes next and asked exactly the same (whole messages, params, bound tools), so
+        no provider is contacted. ``live`` names what runs for real: ``"llm"``,
+        ``"retriever"``, ``"tool"`` or tool names (a tool never runs unless named). At
+        the first request the recording did not make, ``on_divergence="stop"`` raises
+        `ReplayDivergence` (its ``.divergence`` holds the span and a diff, ``.replay``
+        the partial result); ``"live"`` lets the model and retrievers run for real from
+        there on. The re-run is recorded as a new trace whose ``replay_of`` is
+        ``trace_id``.
+
+        Example:
+            >>> r = tape.replay(trace_id, app=graph)
+            >>> r.output["messages"][-1].content, r.trace_id
+            >>> tape.replay(trace_id, app=graph_with_new_prompt, live=("llm",))
+        """
+        from tracetape.replay import session
+
+        return session.replay(self._replay_source(), trace_id, app, live, on_divergence)
+
+    async def areplay(
+        self,
+        trace_id: str,
+        app: Any,
+        *,
+        live: Sequence[str] = (),
+        on_divergence: Literal["stop", "live"] = "stop",
+    ) -> Replay:
+        """`replay` for an app run with ``ainvoke`` (async graphs and runnables).
+
+        Example:
+            >>> r = await tape.areplay(trace_id, app=graph)
+        """
+        from tracetape.replay import session
+
+        return await session.areplay(self._replay_source(), trace_id, app, live, on_divergence)
+
+    def _replay_source(self) -> ReplaySource:
+        from tracetape.replay.session import Source
+
+        handler_type = type(self.langchain())  # imports and patches LangChain capture
+        return Source(self._reader.arrow, self.flush, self.recorder, handler_type)
 
 
 def _otlp_processor() -> SpanProcessor:

@@ -1,0 +1,183 @@
+"""Everything private of LangChain that replay touches, in one place.
+
+Replay answers calls below LangChain's callbacks, so the replayed run is recorded like
+any other (model, tool and retriever spans with the answers played back), while no
+provider, tool body or retriever backend runs. That needs these private seams; each has
+a test in ``tests/unit/replay/test_compat.py`` that fails when LangChain changes it:
+
+- ``BaseChatModel._generate_with_cache`` / ``_agenerate_with_cache``: where a chat
+  model call turns into a provider request, after ``on_chat_model_start``.
+- ``BaseChatModel._should_stream``: ``stream()`` calls ``_stream`` directly unless this
+  says no; during playback it says no, so a streamed call also reaches the above.
+- ``BaseTool._run`` / ``_arun`` and ``BaseRetriever._get_relevant_documents`` /
+  ``_aget_relevant_documents``: the tool's and retriever's own bodies, overridden by
+  every subclass, so each class's own definition is wrapped.
+
+The wrappers are installed on first use, per class, and call straight through when no
+replay is active in the current context (one context-variable lookup).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+_lock = threading.RLock()
+_MARK = "__tracetape_replay_original__"
+
+
+class Hooks(Protocol):
+    """What the wrappers ask the active player. ``None`` means: run for real."""
+
+    def model(self, model: Any, messages: list[Any]) -> Any | None: ...
+    def stream_allowed(self) -> bool: ...
+    def tool(self, tool: Any) -> tuple[Any] | None: ...
+    def retriever(self, retriever: Any) -> tuple[Any] | None: ...
+
+
+active: contextvars.ContextVar[Hooks | None] = contextvars.ContextVar(
+    "tracetape_replay_player", default=None
+)
+# Set while a wrapped body runs for real, so an override calling super() (a second
+# wrapper) passes through instead of consuming another recorded call.
+_passing: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tracetape_replay_passing", default=False
+)
+
+
+def _answer_model(self: Any, messages: list[Any]) -> Any | None:
+    hooks = active.get()
+    return hooks.model(self, messages) if hooks is not None else None
+
+
+def _wrap_generate(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(self: Any, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+        answer = _answer_model(self, messages)
+        return answer if answer is not None else original(self, messages, *args, **kwargs)
+
+    setattr(wrapper, _MARK, original)
+    return wrapper
+
+
+def _wrap_agenerate(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def wrapper(self: Any, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+        answer = _answer_model(self, messages)
+        if answer is not None:
+            return answer
+        return await original(self, messages, *args, **kwargs)
+
+    setattr(wrapper, _MARK, original)
+    return wrapper
+
+
+def _wrap_should_stream(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hooks = active.get()
+        if hooks is not None and not hooks.stream_allowed():
+            return False
+        return original(self, *args, **kwargs)
+
+    setattr(wrapper, _MARK, original)
+    return wrapper
+
+
+Ask = Callable[[Hooks, Any], "tuple[Any] | None"]
+
+
+def _wrap_body(original: Callable[..., Any], ask: Ask) -> Callable[..., Any]:
+    """A tool/retriever body answered by ``ask`` (a 1-tuple) or run for real (None)."""
+
+    def decide(self: Any) -> tuple[Any] | None:
+        hooks = active.get()
+        if hooks is None or _passing.get():
+            return None
+        return ask(hooks, self)
+
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def awrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            answer = decide(self)
+            if answer is not None:
+                return answer[0]
+            token = _passing.set(active.get() is not None)
+            try:
+                return await original(self, *args, **kwargs)
+            finally:
+                _passing.reset(token)
+
+        setattr(awrapper, _MARK, original)
+        return awrapper
+
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = decide(self)
+        if answer is not None:
+            return answer[0]
+        token = _passing.set(active.get() is not None)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _passing.reset(token)
+
+    setattr(wrapper, _MARK, original)
+    return wrapper
+
+
+def _subclasses(cls: type) -> list[type]:
+    out: list[type] = [cls]
+    stack = [cls]
+    seen: set[type] = {cls}
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                out.append(sub)
+                stack.append(sub)
+    return out
+
+
+def _patch(cls: type, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    original = cls.__dict__.get(name)
+    if original is None or not callable(original) or hasattr(original, _MARK):
+        return
+    setattr(cls, name, wrap(original))
+
+
+def _ask_tool(hooks: Hooks, tool: Any) -> tuple[Any] | None:
+    return hooks.tool(tool)
+
+
+def _ask_retriever(hooks: Hooks, retriever: Any) -> tuple[Any] | None:
+    return hooks.retriever(retriever)
+
+
+def install() -> None:
+    """Wrap the seams on every class defined so far (idempotent; cheap to repeat).
+
+    Run at the start of each replay: tool and retriever classes defined since the last
+    one are wrapped then (the app's objects exist before it is replayed).
+    """
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.tools import BaseTool
+
+    with _lock:
+        _patch(BaseChatModel, "_generate_with_cache", _wrap_generate)
+        _patch(BaseChatModel, "_agenerate_with_cache", _wrap_agenerate)
+        _patch(BaseChatModel, "_should_stream", _wrap_should_stream)
+        body = functools.partial(_wrap_body, ask=_ask_tool)
+        for cls in _subclasses(BaseTool):
+            _patch(cls, "_run", body)
+            _patch(cls, "_arun", body)
+        body = functools.partial(_wrap_body, ask=_ask_retriever)
+        for cls in _subclasses(BaseRetriever):
+            _patch(cls, "_get_relevant_documents", body)
+            _patch(cls, "_aget_relevant_documents", body)

@@ -1,0 +1,248 @@
+"""`Player`: answers a re-run's model, tool and retriever calls from a recording.
+
+A call is answered by the recorded call of its kind that comes next in the trace and
+asked exactly the same (the whole request, see `requests`). Calls that ran in parallel
+in the recording may come in another order. The first call that asks something else is
+a `Divergence`: replay stops there (``on_divergence="stop"``) or lets the model and the
+retrievers run for real from there on (``"live"``). A tool runs for real only when named
+in ``live`` (by name or as ``"tool"``): tools can have side effects.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+from tracetape.replay import requests
+from tracetape.replay.recording import (
+    REPLAYED_KINDS,
+    RecordedCall,
+    Recording,
+    json_value,
+)
+from tracetape.replay.result import Divergence, ReplayDivergence
+from tracetape.spans import kinds, semconv
+from tracetape.spans.recorder import current_capture_span
+
+OnDivergence = Literal["stop", "live"]
+
+
+def _json_attr(attrs: Mapping[str, Any], key: str, live: bool = False) -> Any:
+    """A JSON attribute's value; None when absent or cut for display (not comparable)."""
+    truncated = attrs.get(semconv.TRUNCATED) or ()
+    value = attrs.get(key)
+    if value is None or key in truncated:
+        return None
+    # A live span holds JSON text; the ``spans`` view gives it back parsed.
+    return json_value(value) if live else value
+
+
+def _live_attributes(kind: str) -> Mapping[str, Any]:
+    """The attributes of the span capture just opened for this call (same encoding as
+    the recording's, so the two compare exactly)."""
+    span = current_capture_span.get()
+    attrs: Mapping[str, Any] = getattr(span, "attributes", None) or {}
+    return attrs if attrs.get(semconv.KIND) == kind else {}
+
+
+class Player:
+    """Answers calls from ``recording`` while installed (see `_compat.active`)."""
+
+    def __init__(
+        self, recording: Recording, live: Iterable[str] = (), on_divergence: OnDivergence = "stop"
+    ) -> None:
+        if on_divergence not in ("stop", "live"):
+            raise ValueError(f"on_divergence must be 'stop' or 'live', not {on_divergence!r}")
+        self.recording = recording
+        self.live = frozenset(live)
+        self.on_divergence = on_divergence
+        self.divergences: list[Divergence] = []
+        self.gone_live = False
+        self.stopped = False
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[RecordedCall]] = {k: [] for k in REPLAYED_KINDS}
+        for call in recording.calls:
+            self._pending[call.kind].append(call)
+
+    # -- what runs for real --------------------------------------------------------------
+    def _live_kind(self, kind: str) -> bool:
+        return kind in self.live or (self.gone_live and kind != kinds.TOOL)
+
+    def stream_allowed(self) -> bool:
+        """Whether a model may stream (only when it runs for real)."""
+        return self._live_kind(kinds.LLM)
+
+    # -- matching -----------------------------------------------------------------------
+    def _take(
+        self,
+        kind: str,
+        same: Callable[[RecordedCall], bool],
+        describe: Callable[[RecordedCall | None], tuple[list[str], list[str]]],
+        runs_live: bool,
+    ) -> RecordedCall | None:
+        """The recorded call this one replays, or None to run for real (after a
+        divergence, in ``"live"`` mode); raises `ReplayDivergence` otherwise."""
+        with self._lock:
+            if self.stopped:
+                raise ReplayDivergence(self.divergences[0])
+            pending = self._pending[kind]
+            head = pending[0] if pending else None
+            for i, call in enumerate(pending):
+                # Out of order only among calls that ran alongside the expected one.
+                if head is not None and i > 0 and not call.overlaps(head):
+                    break
+                if same(call):
+                    del pending[i]
+                    return call
+            recorded, requested = describe(head)
+            reason = (
+                f"the recording has no further {kind} call"
+                if head is None
+                else "the re-run asked something else than the recording"
+            )
+            divergence = Divergence(
+                kind=kind,
+                reason=reason,
+                span_id=head.span_id if head else None,
+                name=head.name if head else None,
+                position=head.position if head else None,
+                recorded=tuple(recorded),
+                requested=tuple(requested),
+            )
+            self.divergences.append(divergence)
+            if self.on_divergence == "live" and runs_live:
+                self.gone_live = True
+                return None
+            self.stopped = True
+            raise ReplayDivergence(divergence)
+
+    def _skip(self, kind: str, same: Callable[[RecordedCall], bool]) -> None:
+        """A call that runs for real still takes its recorded place, when it has one."""
+        with self._lock:
+            pending = self._pending[kind]
+            for i, call in enumerate(pending):
+                if same(call):
+                    del pending[i]
+                    return
+
+    # -- the hooks (see `_compat.Hooks`) -------------------------------------------------
+    def model(self, model: Any, messages: list[Any]) -> Any | None:
+        """A recorded `ChatResult` for this request, or None to call the model."""
+        if self._live_kind(kinds.LLM):
+            return None
+        attrs = _live_attributes(kinds.LLM)
+        asked = [requests.live_message(m) for m in messages]
+        params = _json_attr(attrs, semconv.INVOCATION_PARAMS, live=True)
+        tools = _json_attr(attrs, semconv.TOOL_DEFINITIONS, live=True)
+        key = requests.model_key(asked, None, None)
+
+        def same(call: RecordedCall) -> bool:
+            had = self.recording.payloads(call.inputs)
+            if requests.model_key(had, None, None) != key:
+                return False
+            # Params and tools compare when both sides kept them whole.
+            had_params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+            had_tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
+            both = params is not None and had_params is not None
+            if both and requests.canonical(params) != requests.canonical(had_params):
+                return False
+            both = tools is not None and had_tools is not None
+            return not both or requests.canonical(tools) == requests.canonical(had_tools)
+
+        def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
+            asked_lines = requests.request_lines(asked, params, tools)
+            if call is None:
+                return [], asked_lines
+            had = self.recording.payloads(call.inputs)
+            had_params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+            had_tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
+            return requests.request_lines(had, had_params, had_tools), asked_lines
+
+        call = self._take(kinds.LLM, same, describe, runs_live=True)
+        if call is None:
+            return None
+        from langchain_core.outputs import ChatGeneration, ChatResult
+
+        message = self.recording.answer(call.outputs[0])
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def tool(self, tool: Any) -> tuple[Any] | None:
+        """The recorded result of this tool call (a 1-tuple), or None to run it."""
+        name = str(getattr(tool, "name", ""))
+        attrs = _live_attributes(kinds.TOOL)
+        asked_hashes = requests.canonical(json_value(attrs.get(semconv.REPLAY_INPUT) or "null"))
+        arguments = str(attrs.get(semconv.TOOL_CALL_ARGUMENTS, ""))
+
+        def same(call: RecordedCall) -> bool:
+            if call.attributes.get(semconv.TOOL_NAME, call.name) != name:
+                return False
+            return not attrs or requests.canonical(list(call.inputs)) == asked_hashes
+
+        if kinds.TOOL in self.live or name in self.live:
+            self._skip(kinds.TOOL, same)
+            return None
+
+        def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
+            asked = [f"{name}({arguments})"]
+            if call is None:
+                return [], asked
+            had = requests.canonical(self.recording.payloads(call.inputs)[:1] or [None])
+            return [f"{call.attributes.get(semconv.TOOL_NAME, call.name)}({had[1:-1]})"], asked
+
+        call = self._take(kinds.TOOL, same, describe, runs_live=False)
+        if call is None:  # pragma: no cover - tools never go live unnamed
+            return None
+        return (_tool_result(tool, self.recording.answer(call.outputs[0])),)
+
+    def retriever(self, retriever: Any) -> tuple[Any] | None:
+        """The recorded documents for this query (a 1-tuple), or None to retrieve."""
+        if self._live_kind(kinds.RETRIEVER):
+            return None
+        attrs = _live_attributes(kinds.RETRIEVER)
+        query = _json_attr(attrs, semconv.RETRIEVAL_QUERY, live=True)
+
+        def same(call: RecordedCall) -> bool:
+            return not attrs or _json_attr(call.attributes, semconv.RETRIEVAL_QUERY) == query
+
+        def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
+            asked = [f"query: {query}"]
+            if call is None:
+                return [], asked
+            return [f"query: {call.attributes.get(semconv.RETRIEVAL_QUERY)}"], asked
+
+        call = self._take(kinds.RETRIEVER, same, describe, runs_live=True)
+        if call is None:
+            return None
+        return (self.recording.answer(call.outputs[0]),)
+
+    def finish(self) -> None:
+        """At the end of the run: recorded calls never asked for are a divergence."""
+        if self.divergences:
+            return
+        for kind, pending in self._pending.items():
+            if pending and kind not in self.live:
+                head = pending[0]
+                divergence = Divergence(
+                    kind=kind,
+                    reason=f"the re-run ended without making {len(pending)} recorded "
+                    f"{kind} call(s)",
+                    span_id=head.span_id,
+                    name=head.name,
+                    position=head.position,
+                )
+                self.divergences.append(divergence)
+                if self.on_divergence == "stop":
+                    self.stopped = True
+                    raise ReplayDivergence(divergence)
+                return
+
+
+def _tool_result(tool: Any, answer: Any) -> Any:
+    """What the tool's body returned, rebuilt from what its run recorded: a ToolMessage's
+    content (and artifact), or the value itself."""
+    if getattr(answer, "type", None) != "tool" or not hasattr(answer, "content"):
+        return answer
+    if getattr(tool, "response_format", None) == "content_and_artifact":
+        return (answer.content, getattr(answer, "artifact", None))
+    return answer.content

@@ -1,0 +1,111 @@
+"""What a recorded or re-run request is, as a comparable key and as readable lines.
+
+A request is compared whole: every message in LangChain's serialised form (redacted,
+as capture stores it) and, for a model call, the invocation params and bound tools.
+Message ids are left out: LangGraph gives each new message a random ``uuid4`` id, so
+they differ between any two runs of the same app on the same input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tracetape.spans.encode import redacted_dumps
+
+_LINE_CHARS = 400
+
+
+def canonical(value: Any) -> str:
+    """Key-sorted compact JSON: equal values give equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(value: Any) -> str:
+    """sha256 hex of `canonical`."""
+    return hashlib.sha256(canonical(value).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def without_id(message: Any) -> Any:
+    """A serialised message (``dumpd`` form) without its run-specific ``id``."""
+    if isinstance(message, Mapping) and isinstance(message.get("kwargs"), Mapping):
+        kwargs: dict[str, Any] = {
+            str(k): v
+            for k, v in message["kwargs"].items()  # pyright: ignore[reportUnknownVariableType]
+            if k != "id"
+        }
+        return {**message, "kwargs": kwargs}
+    return message
+
+
+def live_message(message: Any) -> Any:
+    """A live LangChain message in its stored form: ``dumpd``, redacted, chunks merged."""
+    from langchain_core.load import dumpd
+    from langchain_core.messages import BaseMessageChunk, message_chunk_to_message
+
+    if isinstance(message, BaseMessageChunk):
+        message = message_chunk_to_message(message)
+    return json.loads(redacted_dumps(dumpd(message)))
+
+
+def model_key(messages: Sequence[Any], params: Any, tools: Any) -> str:
+    """The key of a model request: messages (ids left out), params and bound tools."""
+    return digest({"messages": [without_id(m) for m in messages], "params": params, "tools": tools})
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for block in content:  # pyright: ignore[reportUnknownVariableType]
+            if isinstance(block, Mapping) and isinstance(block.get("text"), str):
+                parts.append(str(block["text"]))  # pyright: ignore[reportUnknownArgumentType]
+            else:
+                parts.append(canonical(block))
+        return "".join(parts)
+    return canonical(content)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _LINE_CHARS else text[:_LINE_CHARS] + "…"
+
+
+def message_lines(message: Any) -> list[str]:
+    """One serialised message as readable lines: ``role: text`` and its tool calls."""
+    if not isinstance(message, Mapping):
+        return [_short(canonical(message))]
+    ident: Any = message.get("id")
+    cls = str(ident[-1]) if isinstance(ident, list) and ident else "message"
+    kwargs: Mapping[str, Any] = message.get("kwargs") or {}  # pyright: ignore[reportUnknownVariableType, reportAssignmentType]
+    role = cls.removesuffix("MessageChunk").removesuffix("Message").lower() or "message"
+    lines: list[str] = []
+    for i, line in enumerate(_text(kwargs.get("content", "")).splitlines() or [""]):
+        lines.append(f"{role}: {_short(line)}" if i == 0 else f"  {_short(line)}")
+    if kwargs.get("tool_call_id"):
+        lines.append(f"  (answers tool call {kwargs['tool_call_id']})")
+    for call in kwargs.get("tool_calls") or []:
+        if isinstance(call, Mapping):
+            args = canonical(call.get("args"))  # pyright: ignore[reportUnknownMemberType]
+            lines.append(_short(f"  -> {call.get('name')}({args}) id={call.get('id')}"))  # pyright: ignore[reportUnknownMemberType]
+    return lines
+
+
+def request_lines(messages: Sequence[Any], params: Any = None, tools: Any = None) -> list[str]:
+    """A model request as lines to diff: the messages, then params and tools."""
+    lines: list[str] = []
+    for message in messages:
+        lines.extend(message_lines(message))
+    if params is not None:
+        lines.append(_short(f"[params] {canonical(params)}"))
+    if tools is not None:
+        names = [
+            str(t.get("function", {}).get("name"))  # pyright: ignore[reportUnknownMemberType]
+            for t in tools  # pyright: ignore[reportUnknownVariableType]
+            if isinstance(t, Mapping)
+        ]
+        lines.append(f"[tools] {', '.join(names)}")
+        lines.append(_short(f"[tool definitions] {canonical(tools)}"))
+    return lines

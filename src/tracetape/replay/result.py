@@ -1,0 +1,63 @@
+"""What a replay returns: `Replay`, and where it diverged: `Divergence`."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracetape.errors import TracetapeError
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a re-run first asked something the recording did not.
+
+    ``span_id``, ``name`` and ``position`` name the recorded call that was expected
+    (None when the recording had no further call of that kind); ``recorded`` and
+    ``requested`` are the two requests as readable lines, ``diff`` their unified diff.
+    """
+
+    kind: str
+    reason: str
+    span_id: str | None = None
+    name: str | None = None
+    position: int | None = None
+    recorded: tuple[str, ...] = ()
+    requested: tuple[str, ...] = ()
+
+    @property
+    def diff(self) -> str:
+        """Unified diff of the recorded request against the re-run's."""
+        lines = difflib.unified_diff(
+            list(self.recorded), list(self.requested), "recorded", "re-run", lineterm=""
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        where = f"{self.kind} call"
+        if self.span_id is not None:
+            where += f" #{self.position} {self.name!r} (recorded span {self.span_id})"
+        text = f"replay diverged at {where}: {self.reason}"
+        diff = self.diff
+        return f"{text}\n{diff}" if diff else text
+
+
+class ReplayDivergence(TracetapeError):
+    """A replay stopped at a divergence. ``.divergence`` says where; ``.replay`` is the
+    (partial) replay, recorded as its own trace."""
+
+    def __init__(self, divergence: Divergence, replay: Any = None) -> None:
+        super().__init__(str(divergence))
+        self.divergence = divergence
+        self.replay = replay
+
+
+@dataclass
+class Replay:
+    """The result of `Tape.replay`: the app's output and the new trace's id."""
+
+    output: Any
+    trace_id: str | None
+    replay_of: str
+    divergences: list[Divergence] = field(default_factory=list[Divergence])

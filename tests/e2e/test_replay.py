@@ -1,0 +1,260 @@
+"""Replay through the public surface: real graphs, a real ChatOpenAI over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.tools import tool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+
+from tests.fakes.openai_server import Reply, ToolCall
+from tests.fakes.openai_server import openai_server as openai_server
+from tracetape.replay import Replay, ReplayDivergence
+
+SIDE_EFFECTS: list[str] = []
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    SIDE_EFFECTS.append(f"add {a} {b}")
+    return a + b
+
+
+@tool
+def shout(text: str) -> str:
+    """Upper-case a text."""
+    SIDE_EFFECTS.append(f"shout {text}")
+    return text.upper()
+
+
+def agent(model: Any, system: str = "You are a careful calculator.", *, aio: bool = False) -> Any:
+    """A two-node tool-calling agent: a prompt template, the model, a ToolNode."""
+    prompt = ChatPromptTemplate.from_messages([("system", system), MessagesPlaceholder("messages")])
+    chain = prompt | model.bind_tools([add, shout])
+
+    def call_model(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [chain.invoke(state)]}
+
+    async def acall_model(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await chain.ainvoke(state)]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", acall_model if aio else call_model)
+    builder.add_node("tools", ToolNode([add, shout]))
+    builder.add_edge(START, "model")
+    builder.add_conditional_edges("model", tools_condition)
+    builder.add_edge("tools", "model")
+    return builder.compile(name="calculator")
+
+
+def script_three_steps(server: Any) -> None:
+    """Two tool rounds (the first with parallel calls), then the answer."""
+    server.script(
+        Reply(
+            tool_calls=(
+                ToolCall("add", {"a": 1, "b": 2}, "call_add"),
+                ToolCall("shout", {"text": "three"}, "call_shout"),
+            )
+        ),
+        Reply(tool_calls=(ToolCall("add", {"a": 3, "b": 4}, "call_add2"),)),
+        Reply(content="3, THREE and 7"),
+    )
+
+
+QUESTION = {"messages": [("user", "add 1 and 2, shout three, then add 3 and 4")]}
+
+
+def shape(output: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
+    """The messages of a state without the random ids LangGraph gives new messages."""
+    messages: list[BaseMessage] = output["messages"]
+    return [
+        (m.type, m.content, getattr(m, "tool_calls", None), getattr(m, "tool_call_id", None))
+        for m in messages
+    ]
+
+
+def record(tape: Any, server: Any, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    script_three_steps(server)
+    out = agent(server.chat_model(), **kwargs).invoke(
+        QUESTION, config={"callbacks": [tape.langchain()]}
+    )
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+    return trace_id, out
+
+
+def test_playback_answers_every_call_from_the_tape(tape, openai_server):
+    trace_id, recorded = record(tape, openai_server)
+    assert openai_server.request_count == 3
+    SIDE_EFFECTS.clear()
+
+    replay = tape.replay(trace_id, app=agent(openai_server.chat_model()))
+
+    assert isinstance(replay, Replay)
+    assert openai_server.request_count == 3  # no request during the replay
+    assert SIDE_EFFECTS == []  # no tool ran
+    assert shape(replay.output) == shape(recorded)
+    assert replay.divergences == []
+    tape.flush()
+    row = tape.sql(
+        "select replay_of, n_llm, n_tool from traces where trace_id = ?", [replay.trace_id]
+    )
+    assert row.to_dict("records") == [{"replay_of": trace_id, "n_llm": 3, "n_tool": 3}]
+    original = tape.sql("select replay_of from traces where trace_id = ?", [trace_id])
+    assert original.replay_of.isna().all()
+
+
+def test_playback_contacts_no_provider(tmp_path, openai_server):
+    import tracetape
+
+    tape = tracetape.open(tmp_path / "t.duckdb")
+    try:
+        trace_id, recorded = record(tape, openai_server)
+        before = openai_server.request_count
+        replay = tape.replay(trace_id, app=agent(openai_server.chat_model()))
+        assert openai_server.request_count - before == 0
+        assert shape(replay.output) == shape(recorded)
+    finally:
+        tape.close()
+
+
+def test_a_changed_prompt_diverges_at_the_first_model_call(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+    changed = agent(openai_server.chat_model(), system="You are a sloppy calculator.")
+
+    with pytest.raises(ReplayDivergence) as caught:
+        tape.replay(trace_id, app=changed)
+
+    divergence = caught.value.divergence
+    first_llm = tape.sql(
+        "select span_id, name from spans where trace_id = ? and kind = 'llm' "
+        "order by start_time limit 1",
+        [trace_id],
+    ).iloc[0]
+    assert (divergence.kind, divergence.position) == ("llm", 0)
+    assert (divergence.span_id, divergence.name) == (first_llm.span_id, first_llm["name"])
+    assert "-system: You are a careful calculator." in divergence.diff
+    assert "+system: You are a sloppy calculator." in divergence.diff
+    assert "sloppy" in str(caught.value)
+    assert caught.value.replay is not None and caught.value.replay.replay_of == trace_id
+    assert openai_server.request_count == 3
+
+
+def test_live_model_with_pinned_tools_sends_the_new_prompt(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+    script_three_steps(openai_server)
+    SIDE_EFFECTS.clear()
+    changed = agent(openai_server.chat_model(), system="You are a terse calculator.")
+
+    replay = tape.replay(trace_id, app=changed, live=("llm",))
+
+    assert openai_server.request_count == 6
+    sent = openai_server.requests[3]["messages"][0]
+    assert sent == {"role": "system", "content": "You are a terse calculator."}
+    assert SIDE_EFFECTS == []  # tools answered from the tape
+    assert replay.output["messages"][-1].content == "3, THREE and 7"
+    tape.flush()
+    recorded = tape.sql(
+        "select attributes->>'gen_ai.input.messages' as m from spans "
+        "where trace_id = ? and kind = 'llm' order by start_time limit 1",
+        [replay.trace_id],
+    ).m[0]
+    assert "terse" in recorded
+
+
+def test_a_named_tool_runs_for_real(tape, openai_server):
+    trace_id, recorded = record(tape, openai_server)
+    SIDE_EFFECTS.clear()
+
+    replay = tape.replay(trace_id, app=agent(openai_server.chat_model()), live=("shout",))
+
+    assert SIDE_EFFECTS == ["shout three"]
+    assert shape(replay.output) == shape(recorded)
+    assert openai_server.request_count == 3
+
+
+def test_on_divergence_live_goes_live_for_the_rest(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+    script_three_steps(openai_server)
+    changed = agent(openai_server.chat_model(), system="Be brief.")
+
+    replay = tape.replay(trace_id, app=changed, on_divergence="live")
+
+    assert [d.position for d in replay.divergences] == [0]
+    assert openai_server.request_count == 6
+    assert replay.output["messages"][-1].content == "3, THREE and 7"
+
+
+def test_an_async_graph_replays(tape, openai_server):
+    script_three_steps(openai_server)
+    app = agent(openai_server.chat_model(), aio=True)
+    recorded = asyncio.run(app.ainvoke(QUESTION, config={"callbacks": [tape.langchain()]}))
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+
+    replay = asyncio.run(tape.areplay(trace_id, app=agent(openai_server.chat_model(), aio=True)))
+
+    assert openai_server.request_count == 3
+    assert shape(replay.output) == shape(recorded)
+    assert replay.divergences == []
+
+
+def test_playback_is_the_same_every_time(tape, openai_server):
+    trace_id, recorded = record(tape, openai_server)
+    app = agent(openai_server.chat_model())
+
+    outputs = {repr(shape(tape.replay(trace_id, app=app).output)) for _ in range(100)}
+
+    assert outputs == {repr(shape(recorded))}
+    assert openai_server.request_count == 3
+
+
+def test_a_trace_of_an_older_graph_fails_with_a_clear_divergence(tape, openai_server):
+    """The recording's graph had one more tool; the new one only knows ``add``."""
+    trace_id, _ = record(tape, openai_server)
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "You are a careful calculator."), MessagesPlaceholder("messages")]
+    )
+    chain = prompt | openai_server.chat_model().bind_tools([add])
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", lambda state: {"messages": [chain.invoke(state)]})
+    builder.add_node("tools", ToolNode([add]))
+    builder.add_edge(START, "model")
+    builder.add_conditional_edges("model", tools_condition)
+    builder.add_edge("tools", "model")
+    newer = builder.compile(name="calculator")
+
+    with pytest.raises(ReplayDivergence) as caught:
+        tape.replay(trace_id, app=newer)
+
+    divergence = caught.value.divergence
+    assert (divergence.kind, divergence.position) == ("llm", 0)
+    assert "-[tools] add, shout" in divergence.diff
+    assert "+[tools] add" in divergence.diff
+    assert openai_server.request_count == 3
+
+
+def test_a_graph_that_ends_early_reports_the_calls_it_skipped(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "You are a careful calculator."), MessagesPlaceholder("messages")]
+    )
+    chain = prompt | openai_server.chat_model().bind_tools([add, shout])
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", lambda state: {"messages": [chain.invoke(state)]})
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    one_step = builder.compile(name="calculator")
+
+    with pytest.raises(ReplayDivergence) as caught:
+        tape.replay(trace_id, app=one_step)
+
+    assert caught.value.divergence.kind in ("llm", "tool")
+    assert "without making" in caught.value.divergence.reason
+    assert caught.value.replay.output is not None
