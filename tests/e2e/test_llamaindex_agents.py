@@ -51,6 +51,13 @@ async def run(flow: Any, *args: Any, **kwargs: Any) -> Any:
     return await flow.run(*args, **kwargs)
 
 
+def memory() -> Any:
+    """An in-process agent memory (the default opens an aiosqlite engine nobody closes)."""
+    from llama_index.core.memory import ChatMemoryBuffer
+
+    return ChatMemoryBuffer.from_defaults(token_limit=100_000, tokenizer_fn=str.split)
+
+
 @pytest.mark.filterwarnings(PYDANTIC_V1_NAMES)
 @pytest.mark.filterwarnings(PYDANTIC_INSTANCE_FIELDS)
 def test_function_agent_with_two_tools(tape, recording):
@@ -66,7 +73,7 @@ def test_function_agent_with_two_tools(tape, recording):
         llm=llm,
         streaming=False,
     )
-    result = asyncio.run(run(agent, "Add 2 and 3, multiply 4 and 5."))
+    result = asyncio.run(run(agent, "Add 2 and 3, multiply 4 and 5.", memory=memory()))
     assert "20" in str(result)
     tape.flush()
 
@@ -205,7 +212,9 @@ def test_concurrent_workflows_are_separate_traces(tape, recording):
 def test_chat_engine(tape, recording):
     index = fakes.index()  # built while recording: only the chat's trace is checked
     engine = index.as_chat_engine(
-        chat_mode="context", llm=fakes.ScriptedToolLLM(script=["Cats nap."])
+        chat_mode="context",
+        llm=fakes.ScriptedToolLLM(script=["Cats nap."]),
+        memory=memory(),
     )
     reply = engine.chat("How long do cats sleep?")
     assert str(reply) == "Cats nap."
@@ -228,3 +237,48 @@ def test_chat_engine(tape, recording):
     # the store's choice; what came back is what the model saw.
     assert any(text in llm["msgs"] for text, _ in fakes.TEXTS.values())
     assert json.loads(llm["output"])[0]["parts"][0]["content"] == "Cats nap."
+
+
+@pytest.mark.filterwarnings(PYDANTIC_V1_NAMES)
+@pytest.mark.filterwarnings(PYDANTIC_INSTANCE_FIELDS)
+# ReActAgent.take_step itself asks ``ctx.is_running``, which the workflows runtime deprecates.
+@pytest.mark.filterwarnings("ignore:is_running called from within a step:DeprecationWarning")
+def test_react_agent_in_an_agent_workflow(tape, recording):
+    from llama_index.core.agent.workflow import AgentWorkflow, ReActAgent
+
+    llm = fakes.ScriptedToolLLM(
+        script=[
+            'Thought: I need to add.\nAction: add\nAction Input: {"a": 2, "b": 3}',
+            "Thought: I can answer without using any more tools.\nAnswer: 5",
+        ]
+    )
+    agent = ReActAgent(
+        name="reasoner",
+        description="Adds numbers.",
+        tools=[FunctionTool.from_defaults(add)],
+        llm=llm,
+        streaming=False,
+    )
+    flow = AgentWorkflow(agents=[agent], root_agent="reasoner")
+    result = asyncio.run(run(flow, "Add 2 and 3.", memory=memory()))
+    assert "5" in str(result)
+    tape.flush()
+    root = tape.sql(
+        "select kind, attributes->>'tracetape.llamaindex.workflow' as workflow "
+        "from spans where parent_span_id is null"
+    )
+    assert root.to_dict("records") == [{"kind": "agent", "workflow": "AgentWorkflow"}]
+    tool = tape.sql(
+        "select attributes->>'gen_ai.tool.name' as name, "
+        "attributes->>'gen_ai.tool.call.id' as call_id, "
+        "attributes->'gen_ai.tool.call.result' as result from spans where kind = 'tool'"
+    ).iloc[0]
+    assert (tool["name"], json.loads(tool["result"])) == ("add", 5)
+    assert tool["call_id"]
+    # ReAct formats its reasoning prompt in a step; only the two chat calls are models.
+    assert tape.sql("select count(*) from spans where kind = 'llm'").iloc[0, 0] == 2
+    prompts = tape.sql(
+        "select attributes->'gen_ai.input.messages' as msgs from spans where kind = 'llm' "
+        "order by start_time"
+    )["msgs"].tolist()
+    assert "Action Input" in prompts[1] and "Observation" in prompts[1]

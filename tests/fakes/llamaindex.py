@@ -58,8 +58,8 @@ def index() -> VectorStoreIndex:
 class ScriptedToolLLM(MockLLM, FunctionCallingLLM):  # type: ignore[misc]
     """MockLLM that answers chat calls from a script; tool calls ride in additional_kwargs.
 
-    Each script entry is either a string (a final answer) or a list of
-    ``(tool_name, kwargs, call_id)`` tool calls.
+    Each script entry is a string (a final answer), a list of
+    ``(tool_name, kwargs, call_id)`` tool calls, or an exception to raise.
     """
 
     script: list[Any] = Field(default_factory=list)
@@ -78,6 +78,8 @@ class ScriptedToolLLM(MockLLM, FunctionCallingLLM):  # type: ignore[misc]
     def _next(self) -> ChatResponse:
         entry = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
+        if isinstance(entry, BaseException):
+            raise entry
         if isinstance(entry, str):
             message = ChatMessage(role=MessageRole.ASSISTANT, content=entry)
         else:
@@ -89,6 +91,18 @@ class ScriptedToolLLM(MockLLM, FunctionCallingLLM):  # type: ignore[misc]
             message=message, raw={"usage": {"prompt_tokens": 11, "completion_tokens": 7}}
         )
 
+    def _chunks(self) -> list[ChatResponse]:
+        """The next answer streamed word by word (each chunk carries the text so far)."""
+        whole = self._next()
+        words = (whole.message.content or "").split(" ")
+        out: list[ChatResponse] = []
+        for n, word in enumerate(words):
+            text = " ".join(words[: n + 1])
+            message = ChatMessage(role=MessageRole.ASSISTANT, content=text)
+            delta = word if n == 0 else " " + word
+            out.append(ChatResponse(message=message, delta=delta, raw=whole.raw))
+        return out
+
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         return self._next()
@@ -99,10 +113,10 @@ class ScriptedToolLLM(MockLLM, FunctionCallingLLM):  # type: ignore[misc]
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        response = self._next()
+        chunks = self._chunks()
 
         def gen() -> ChatResponseGen:
-            yield response
+            yield from chunks
 
         return gen()
 
@@ -110,10 +124,11 @@ class ScriptedToolLLM(MockLLM, FunctionCallingLLM):  # type: ignore[misc]
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        response = self._next()
+        chunks = self._chunks()
 
         async def gen() -> ChatResponseAsyncGen:
-            yield response
+            for chunk in chunks:
+                yield chunk
 
         return gen()
 

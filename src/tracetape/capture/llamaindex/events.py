@@ -15,8 +15,10 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
 from llama_index.core.instrumentation.events.llm import (
     LLMChatEndEvent,
+    LLMChatInProgressEvent,
     LLMChatStartEvent,
     LLMCompletionEndEvent,
+    LLMCompletionInProgressEvent,
     LLMCompletionStartEvent,
     LLMPredictStartEvent,
     LLMStructuredPredictStartEvent,
@@ -66,6 +68,11 @@ class TracetapeEventHandler(BaseEventHandler):
                 run.span.set_attributes(attrs)
                 if run.awaiting_end:
                     self._table.end(str(event.span_id), ok=True, restore=False)
+        elif isinstance(event, LLMChatInProgressEvent | LLMCompletionInProgressEvent):
+            if run.kind == kinds.LLM and run.count == 0:
+                elapsed = (time.time_ns() - run.start_ns) / 1e6
+                run.span.set_attribute(semconv.TIME_TO_FIRST_TOKEN_MS, elapsed)
+            run.count += 1
         elif isinstance(event, LLMPredictStartEvent | LLMStructuredPredictStartEvent):
             attempt(
                 where, lambda: self._open_prompt(run, event.template, event.template_args), None

@@ -53,21 +53,22 @@ def handlers(recorder: Recorder) -> LlamaIndexRecorder:
     return LlamaIndexRecorder(TracetapeSpanHandler(table), TracetapeEventHandler(table))
 
 
-def instrument_llamaindex(recorder: Recorder) -> bool:
-    """Record every LlamaIndex span in this process through ``recorder``.
+def instrument_llamaindex(target: Recorder | LlamaIndexRecorder) -> bool:
+    """Record every LlamaIndex span in this process, through a recorder or a handler pair.
 
-    Idempotent (a second call with another recorder switches to it). Returns False,
-    doing nothing, when ``llama-index-core`` is not installed.
+    Pass ``tape.llamaindex()`` (the tape's own pair) or a bare `Recorder`. Idempotent: a
+    second call with the same target changes nothing, one with another target replaces
+    the first. Returns True once the handlers are registered.
+
+    Example:
+        >>> instrument_llamaindex(tape.llamaindex())
     """
-    try:
-        pair = handlers(recorder)
-    except ImportError:
-        return False
     with _lock:
         for old in _installed:
-            if old.span_handler.recorder is recorder:
+            if old is target or old.span_handler.recorder is target:
                 old.attach()
                 return True
+        pair = target if isinstance(target, LlamaIndexRecorder) else handlers(target)
         for old in _installed:
             old.detach()
         _installed[:] = [pair]

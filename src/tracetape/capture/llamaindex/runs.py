@@ -51,7 +51,7 @@ class Run:
     event: Any = None
     """A workflow step's input event."""
     count: int = 0
-    """Texts embedded so far by an embedding call."""
+    """Texts embedded so far by an embedding call; streamed chunks of a model call."""
     start_ns: int = field(default_factory=time.time_ns)
 
 
@@ -135,7 +135,12 @@ class RunTable:
         self.finish(run, ok, restore)
         if run.parent is None:
             with self._lock:
-                orphans = [sid for sid, r in list(self.runs.items()) if r.root == span_id]
+                # A model stream still being read ends with its own end event.
+                orphans = [
+                    sid
+                    for sid, r in list(self.runs.items())
+                    if r.root == span_id and not r.awaiting_end
+                ]
                 stale = [sid for sid, parent in list(self.hidden.items()) if parent == span_id]
             for sid in stale:
                 self.hidden.pop(sid, None)
