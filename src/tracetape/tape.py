@@ -507,8 +507,7 @@ class Tape:
     def _replay_source(self) -> ReplaySource:
         from tracetape.replay.session import Source
 
-        handler_type = type(self.langchain())  # imports and patches LangChain capture
-        return Source(self._reader.arrow, self.flush, self.recorder, handler_type)
+        return Source(self._reader.arrow, self.flush, self.langchain())
 
 
 def _otlp_processor() -> SpanProcessor:

@@ -258,3 +258,32 @@ def test_a_graph_that_ends_early_reports_the_calls_it_skipped(tape, openai_serve
     assert caught.value.divergence.kind in ("llm", "tool")
     assert "without making" in caught.value.divergence.reason
     assert caught.value.replay.output is not None
+
+
+def test_an_instrumented_process_records_the_replay_once(tape, openai_server):
+    import tracetape
+
+    trace_id, _ = record(tape, openai_server)
+    tracetape.instrument(tape)
+
+    replay = tape.replay(trace_id, app=agent(openai_server.chat_model()))
+
+    tape.flush()
+    traces = tape.sql("select trace_id, n_spans, replay_of from traces")
+    assert len(traces) == 2
+    spans = dict(zip(traces.trace_id, traces.n_spans, strict=True))
+    assert spans[replay.trace_id] == spans[trace_id]
+
+
+def test_a_streaming_model_is_played_back(tape, openai_server):
+    script_three_steps(openai_server)
+    recorded = agent(openai_server.chat_model(streaming=True)).invoke(
+        QUESTION, config={"callbacks": [tape.langchain()]}
+    )
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+
+    replay = tape.replay(trace_id, app=agent(openai_server.chat_model(streaming=True)))
+
+    assert shape(replay.output) == shape(recorded)
+    assert openai_server.request_count == 3

@@ -55,7 +55,7 @@ class Player:
         if on_divergence not in ("stop", "live"):
             raise ValueError(f"on_divergence must be 'stop' or 'live', not {on_divergence!r}")
         self.recording = recording
-        self.live = frozenset(live)
+        self.live = frozenset((live,) if isinstance(live, str) else live)
         self.on_divergence = on_divergence
         self.divergences: list[Divergence] = []
         self.gone_live = False

@@ -1,20 +1,19 @@
 """One replay: read the recording, re-run the app under a `Player`, record it linked.
 
-The re-run is recorded by a handler of its own (same tape, same content store) whose
-root spans carry ``tracetape.replay_of``; it does not touch the tape's shared handler,
-so other runs recording at the same time are not marked as replays.
+The re-run is recorded by the tape's own handler; a small handler of ours marks its
+root span with ``tracetape.replay_of`` (only that run's: other runs recording at the
+same time are not touched).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
-from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Tracer
-from opentelemetry.util import types
+from langchain_core.callbacks import BaseCallbackHandler
 
 from tracetape.errors import NotFoundError
 from tracetape.replay import _compat
@@ -22,39 +21,46 @@ from tracetape.replay.player import OnDivergence, Player
 from tracetape.replay.recording import Query, Recording, read
 from tracetape.replay.result import Replay, ReplayDivergence
 from tracetape.spans import semconv
-from tracetape.spans.recorder import Recorder
+from tracetape.spans.recorder import current_capture_span
 
 
-class _TraceIdTracer(Tracer):
-    """A tracer that notes the trace id of the first span it starts (the replay's)."""
+class _ReplayMark(BaseCallbackHandler):
+    """Marks the re-run's root span as a replay and notes its trace id.
 
-    def __init__(self, inner: Tracer) -> None:
-        self._inner = inner
+    It runs after the tape's own handler (listed after it), which has just made the
+    root run's span the innermost capture span of this context.
+    """
+
+    run_inline = True
+
+    def __init__(self, replay_of: str) -> None:
+        self.replay_of = replay_of
         self.trace_id: str | None = None
 
-    def start_span(
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: types.Attributes = None,
-        links: Any = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-    ) -> Span:
-        span = self._inner.start_span(
-            name, context, kind, attributes, links, start_time, record_exception,
-            set_status_on_exception,
-        )  # fmt: skip
-        if self.trace_id is None:
-            self.trace_id = format(span.get_span_context().trace_id, "032x")
-        return span
+    # LangChain copies handlers; all copies are this one.
+    def __copy__(self) -> _ReplayMark:
+        return self
 
-    @contextmanager
-    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Generator[Span]:  # pyright: ignore[reportIncompatibleMethodOverride]
-        with self._inner.start_as_current_span(*args, **kwargs) as span:
-            yield span
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ReplayMark:
+        return self
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if parent_run_id is not None or self.trace_id is not None:
+            return
+        span = current_capture_span.get()
+        attrs: Mapping[str, Any] = getattr(span, "attributes", None) or {}
+        if span is None or attrs.get(semconv.LANGCHAIN_RUN_ID) != str(run_id):
+            return
+        span.set_attribute(semconv.REPLAY_OF, self.replay_of)
+        self.trace_id = format(span.get_span_context().trace_id, "032x")
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,9 @@ class Source:
 
     query: Query
     flush: Callable[[], object]
-    recorder: Recorder
-    handler_type: Callable[[Recorder], Any]
+    handler: Any
+    """The tape's LangChain handler: the one ``tracetape.instrument`` installs too, so a
+    re-run is recorded once."""
 
 
 def _recording(source: Source, trace_id: str) -> Recording:
@@ -78,26 +85,19 @@ def _recording(source: Source, trace_id: str) -> Recording:
 @contextmanager
 def _session(
     source: Source, trace_id: str, live: Sequence[str], on_divergence: OnDivergence
-) -> Generator[tuple[Recording, Player, Any, _TraceIdTracer]]:
+) -> Generator[tuple[Recording, Player, Any, _ReplayMark]]:
     recording = _recording(source, trace_id.strip().lower())
     player = Player(recording, live, on_divergence)
     _compat.install()
-    tracer = _TraceIdTracer(source.recorder.tracer)
-    recorder = Recorder(
-        tracer=tracer,
-        content=source.recorder.content,
-        settings=source.recorder.settings,
-        extra={**source.recorder.extra, semconv.REPLAY_OF: recording.trace_id},
-    )
-    handler = source.handler_type(recorder)
+    mark = _ReplayMark(recording.trace_id)
     token = _compat.active.set(player)
     try:
-        yield recording, player, {"callbacks": [handler]}, tracer
+        yield recording, player, {"callbacks": [source.handler, mark]}, mark
     finally:
         _compat.active.reset(token)
 
 
-def _finish(player: Player, recording: Recording, tracer: _TraceIdTracer, output: Any) -> Replay:
+def _finish(player: Player, recording: Recording, tracer: _ReplayMark, output: Any) -> Replay:
     result = Replay(output, tracer.trace_id, recording.trace_id, player.divergences)
     try:
         player.finish()
@@ -108,7 +108,7 @@ def _finish(player: Player, recording: Recording, tracer: _TraceIdTracer, output
 
 
 @contextmanager
-def _stopping(player: Player, recording: Recording, tracer: _TraceIdTracer) -> Generator[None]:
+def _stopping(player: Player, recording: Recording, tracer: _ReplayMark) -> Generator[None]:
     """Re-raise a divergence with the partial `Replay`, also when the app wrapped or
     swallowed it (a ToolNode turning errors into messages, a retry)."""
     try:
