@@ -287,3 +287,41 @@ def test_a_streaming_model_is_played_back(tape, openai_server):
 
     assert shape(replay.output) == shape(recorded)
     assert openai_server.request_count == 3
+
+
+def test_a_tool_that_failed_fails_again_the_same_way(tape, openai_server):
+    calls: list[str] = []
+
+    @tool
+    def divide(a: int, b: int) -> float:
+        """Divide two integers."""
+        calls.append(f"{a}/{b}")
+        raise ValueError("cannot divide by zero")
+
+    def build() -> Any:
+        chain = openai_server.chat_model().bind_tools([divide])
+        builder = StateGraph(MessagesState)
+        builder.add_node("model", lambda state: {"messages": [chain.invoke(state["messages"])]})
+        builder.add_node("tools", ToolNode([divide], handle_tool_errors=True))
+        builder.add_edge(START, "model")
+        builder.add_conditional_edges("model", tools_condition)
+        builder.add_edge("tools", "model")
+        return builder.compile()
+
+    openai_server.script(
+        Reply(tool_calls=(ToolCall("divide", {"a": 1, "b": 0}, "call_div"),)),
+        Reply(content="Division by zero is undefined."),
+    )
+    recorded = build().invoke(
+        {"messages": [("user", "1/0?")]}, config={"callbacks": [tape.langchain()]}
+    )
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+    calls.clear()
+
+    replay = tape.replay(trace_id, app=build())
+
+    assert calls == []
+    assert shape(replay.output) == shape(recorded)
+    assert "cannot divide by zero" in replay.output["messages"][2].content
+    assert openai_server.request_count == 2

@@ -21,7 +21,7 @@ from tracetape.replay.recording import (
     Recording,
     json_value,
 )
-from tracetape.replay.result import Divergence, ReplayDivergence
+from tracetape.replay.result import Divergence, ReplayDivergence, recorded_error
 from tracetape.spans import kinds, semconv
 from tracetape.spans.recorder import current_capture_span
 
@@ -162,6 +162,7 @@ class Player:
         call = self._take(kinds.LLM, same, describe, runs_live=True)
         if call is None:
             return None
+        _raise_if_failed(call)
         from langchain_core.outputs import ChatGeneration, ChatResult
 
         message = self.recording.answer(call.outputs[0])
@@ -193,6 +194,7 @@ class Player:
         call = self._take(kinds.TOOL, same, describe, runs_live=False)
         if call is None:  # pragma: no cover - tools never go live unnamed
             return None
+        _raise_if_failed(call)
         return (_tool_result(tool, self.recording.answer(call.outputs[0])),)
 
     def retriever(self, retriever: Any) -> tuple[Any] | None:
@@ -214,6 +216,7 @@ class Player:
         call = self._take(kinds.RETRIEVER, same, describe, runs_live=True)
         if call is None:
             return None
+        _raise_if_failed(call)
         return (self.recording.answer(call.outputs[0]),)
 
     def finish(self) -> None:
@@ -236,6 +239,12 @@ class Player:
                     self.stopped = True
                     raise ReplayDivergence(divergence)
                 return
+
+
+def _raise_if_failed(call: RecordedCall) -> None:
+    """A recorded call that raised raises again (the same type where it can be rebuilt)."""
+    if call.error is not None and not call.outputs:
+        raise recorded_error(*call.error)
 
 
 def _tool_result(tool: Any, answer: Any) -> Any:

@@ -44,6 +44,8 @@ class RecordedCall:
     attributes: Mapping[str, Any]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    error: tuple[str, str] | None = None
+    """(error type, message) when the recorded call raised."""
 
     def overlaps(self, other: RecordedCall) -> bool:
         """Whether the two ran at the same time (parallel branches may swap order)."""
@@ -114,7 +116,8 @@ def load_payload(value: Any) -> Any:
 def read(query: Query, trace_id: str) -> Recording:
     """The recording of ``trace_id`` (raises `NotFoundError`, `NotReplayableError`)."""
     rows = query(
-        "SELECT span_id, kind, name, start_time, end_time, attributes FROM spans "
+        "SELECT span_id, kind, name, start_time, end_time, attributes, status, "
+        "status_message, error_type FROM spans "
         "WHERE trace_id = ? ORDER BY start_time, span_id",
         [trace_id],
     ).to_pylist()
@@ -145,6 +148,9 @@ def read(query: Query, trace_id: str) -> Recording:
                 attributes=attrs,
                 inputs=_hashes(attrs.get(semconv.REPLAY_INPUT)),
                 outputs=_hashes(attrs.get(semconv.REPLAY_OUTPUT)),
+                error=(str(row["error_type"] or ""), str(row["status_message"] or ""))
+                if row["status"] == "error"
+                else None,
             )
         )
     if root is None:

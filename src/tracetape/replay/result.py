@@ -61,3 +61,28 @@ class Replay:
     trace_id: str | None
     replay_of: str
     divergences: list[Divergence] = field(default_factory=list[Divergence])
+
+
+class RecordedCallError(TracetapeError):
+    """Raised in place of a recorded call that failed, when its exception type cannot be
+    rebuilt (see `recorded_error`)."""
+
+
+def recorded_error(error_type: str, message: str) -> Exception:
+    """The exception a recorded call raised, rebuilt so the app handles it as it did.
+
+    Only a builtin or an already imported class is rebuilt (nothing is imported from
+    what a tape says); anything else becomes a `RecordedCallError`.
+    """
+    import builtins
+    import sys
+
+    module_name, _, name = error_type.rpartition(".")
+    owner: object = builtins if not module_name else sys.modules.get(module_name)
+    cls = getattr(owner, name, None) if owner is not None else None
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(message)
+        except Exception:  # noqa: BLE001 - a constructor with other arguments
+            pass
+    return RecordedCallError(f"{error_type}: {message}")
