@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +103,10 @@ def instrument(tape: Tape | None = None) -> Tape:
     from tracetape.capture.openai import instrument_openai
 
     instrument_openai(target.recorder)  # raw OpenAI SDK calls (inside nodes, say)
+    if importlib.util.find_spec("llama_index.core") is not None:
+        from tracetape.capture.llamaindex import instrument_llamaindex
+
+        instrument_llamaindex(target.llamaindex())
     _instrumented[:] = [target]
     return target
 
@@ -116,6 +122,10 @@ def uninstrument() -> None:
         pass
     else:
         uninstrument_langchain()
+    if "llama_index.core" in sys.modules:
+        from tracetape.capture.llamaindex import uninstrument_llamaindex
+
+        uninstrument_llamaindex()
     _instrumented.clear()
 
 

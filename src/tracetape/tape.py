@@ -114,6 +114,7 @@ class Tape:
             settings=settings,
         )
         self._handler: Any = None
+        self._llamaindex: Any = None
         self._handler_lock = threading.Lock()
         self._flushed = 0
         self._reader = TapeReader(self.path, settings.lock_timeout)
@@ -143,6 +144,24 @@ class Tape:
                 ensure_patched()
                 self._handler = TracetapeCallbackHandler(self.recorder)
             return self._handler
+
+    def llamaindex(self) -> Any:
+        """The LlamaIndex span/event handler pair recording into this tape (one per tape).
+
+        Example:
+            >>> tape.llamaindex().attach()   # or tracetape.instrument(tape)
+        """
+        with self._handler_lock:
+            if self._llamaindex is None:
+                try:
+                    from tracetape.capture.llamaindex import handlers
+                except ImportError as exc:
+                    raise IntegrationMissingError(
+                        "tape.llamaindex() needs llama-index-core: "
+                        "pip install 'tracetape[llamaindex]'"
+                    ) from exc
+                self._llamaindex = handlers(self.recorder)
+            return self._llamaindex
 
     def flush(self, timeout: float = 30.0) -> int:
         """Block until everything recorded so far is durable on disk.

@@ -121,3 +121,19 @@ def test_instrument_is_idempotent_and_removable(tape, index):
     index.as_retriever().retrieve(QUESTION)  # not recorded
     tape.flush()
     assert tape.sql("select count(*) from spans where kind = 'retriever'").iloc[0, 0] == 1
+
+
+def test_tracetape_instrument_also_records_llamaindex(tape):
+    from llama_index.core.llms import MockLLM
+
+    import tracetape
+
+    tracetape.instrument(tape)
+    try:
+        MockLLM(max_tokens=8).complete("hello there")
+    finally:
+        tracetape.uninstrument()
+    MockLLM(max_tokens=8).complete("not recorded")
+    tape.flush()
+    rows = tape.sql("select kind from spans where kind = 'llm'")
+    assert len(rows) == 1
