@@ -79,10 +79,11 @@ def test_a_segment_left_behind_after_its_fold_is_neither_counted_nor_folded_agai
 
 
 def test_times_are_utc_timestamptz_to_the_microsecond(tape: Tape) -> None:
-    before = dt.datetime.now(dt.UTC)
-    with tracetape.span("timed"):
-        time.sleep(0.002)
-    after = dt.datetime.now(dt.UTC)
+    # Explicit start and end times: the test checks storage, not the clock.
+    start_at = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
+    start_ns = int(start_at.timestamp()) * 1_000_000_000 + start_at.microsecond * 1000
+    span = tape.recorder.tracer.start_span("timed", start_time=start_ns)
+    span.end(end_time=start_ns + 2_500_000)
     tape._processor.force_flush()  # pyright: ignore[reportPrivateUsage]
 
     for _ in range(2):  # from the spool, then from the folded table
@@ -93,8 +94,9 @@ def test_times_are_utc_timestamptz_to_the_microsecond(tape: Tape) -> None:
         start = row.start_time[0].to_pydatetime()
         end = row.end_time[0].to_pydatetime()
         assert start.utcoffset() == dt.timedelta(0)
-        assert before - dt.timedelta(milliseconds=1) <= start <= end <= after
-        assert row.duration_ms[0] >= 2.0
+        assert start == start_at
+        assert end == start_at + dt.timedelta(microseconds=2500)
+        assert row.duration_ms[0] == 2.5
         tape._exporter.fold(timeout=5.0)  # pyright: ignore[reportPrivateUsage]
     assert tape.sql("SELECT typeof(start_time) AS t FROM traces").t[0] == (
         "TIMESTAMP WITH TIME ZONE"

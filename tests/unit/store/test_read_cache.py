@@ -116,7 +116,11 @@ def test_a_deleted_tape_is_reported_and_a_replaced_one_is_read_anew(
         _names(path)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.skipif(
+    not hasattr(os, "fork"),
+    reason="os.fork does not exist on this platform (Windows): no forked child can inherit "
+    "the reader, so there is nothing to test",
+)
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_a_forked_child_opens_its_own_reader(path: Path) -> None:
     assert _names(path) == ["first"]
