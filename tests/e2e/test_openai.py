@@ -26,7 +26,7 @@ from tests.fakes.openai_server import (
     error,
 )
 from tests.fakes.openai_server import openai_server as openai_server
-from tracetape.capture.langchain import llm
+from tracetape.spans.outcome import provider_error_attributes
 
 
 @tool
@@ -418,7 +418,7 @@ def test_error_attributes_read_the_provider_error(openai_server):
     with pytest.raises(openai.RateLimitError) as caught:
         openai_server.chat_model().invoke("hi")
 
-    assert llm.error_attributes(caught.value) == {
+    assert provider_error_attributes(caught.value) == {
         "http.response.status_code": 429,
         "tracetape.model.error_code": "rate_limit_exceeded",
         "tracetape.model.request_id": "req_abc123",

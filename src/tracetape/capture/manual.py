@@ -10,11 +10,11 @@ from typing import Any, TypeVar, overload
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
 
 from tracetape._safety import attempt
 from tracetape.spans import kinds, semconv
-from tracetape.spans.encode import qualname, to_jsonable
+from tracetape.spans.encode import to_jsonable
+from tracetape.spans.outcome import record_error
 from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -106,9 +106,7 @@ def _span_cm(
     try:
         yield UserSpan(span, recorder)
     except BaseException as exc:
-        span.set_status(Status(StatusCode.ERROR, str(exc)[:1000]))
-        span.set_attribute(semconv.ERROR_TYPE, qualname(type(exc)))
-        span.record_exception(exc)
+        record_error(span, exc)
         raise
     finally:
         context_api.detach(otel_token)

@@ -17,6 +17,7 @@ from tests.fakes import llamaindex as fakes
 from tracetape.capture.llamaindex import components, extract, handlers
 from tracetape.capture.llamaindex.span_handler import strict_failures
 from tracetape.spans import semconv
+from tracetape.spans.outcome import provider_error_attributes
 from tracetape.spans.recorder import current_capture_span
 
 
@@ -86,7 +87,7 @@ def test_error_attributes_follow_the_cause_chain():
     try:
         raise ValueError("wrapped") from inner
     except ValueError as exc:
-        attrs = extract.error_attributes(exc)
+        attrs = provider_error_attributes(exc)
     assert attrs == {semconv.HTTP_STATUS_CODE: 429, semconv.MODEL_REQUEST_ID: "req-1"}
 
 

@@ -28,7 +28,7 @@ from tracetape._safety import attempt
 from tracetape.capture.langchain import _inject
 from tracetape.capture.langchain.retrievers import embedding_model, embedding_parent
 from tracetape.spans import kinds, semconv
-from tracetape.spans.encode import qualname
+from tracetape.spans.outcome import record_error
 from tracetape.spans.recorder import Recorder, ambient_parent
 
 # Set while an embedding span is open in this context.
@@ -108,9 +108,7 @@ def _finish(span: Span, result: Any) -> None:
 
 
 def _fail(span: Span, error: BaseException) -> None:
-    span.set_status(Status(StatusCode.ERROR, str(error)[:2000]))
-    span.set_attribute(semconv.ERROR_TYPE, qualname(type(error)))
-    span.record_exception(error)
+    record_error(span, error)
     span.end()
 
 

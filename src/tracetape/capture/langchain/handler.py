@@ -27,6 +27,7 @@ from tracetape.capture.langchain.messages import MessageCodec, encode_history
 from tracetape.capture.langchain.runs import Run, RunTable
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import dumps, to_jsonable
+from tracetape.spans.outcome import provider_error_attributes
 from tracetape.spans.recorder import Recorder
 
 
@@ -275,7 +276,9 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = self.runs.get(run_id)
         if run is not None:
-            run.span.set_attributes(attempt("llm.error", lambda: llm.error_attributes(error), {}))
+            run.span.set_attributes(
+                attempt("llm.error", lambda: provider_error_attributes(error), {})
+            )
         self.runs.fail(run_id, error)
 
     # -- tools -------------------------------------------------------------------------

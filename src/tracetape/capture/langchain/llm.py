@@ -270,31 +270,6 @@ def response_attributes(result: LLMResult, message: BaseMessage | None) -> dict[
     return attrs
 
 
-def error_attributes(error: BaseException) -> dict[str, Any]:
-    """HTTP status, provider error code and request id of a failed model call.
-
-    Reads the attributes provider SDK errors carry (``openai.APIStatusError``:
-    ``status_code``, ``code``, ``type``, ``request_id``; others alike), following the
-    ``__cause__`` chain when LangChain wrapped the provider's error.
-    """
-    attrs: dict[str, Any] = {}
-    seen = 0
-    current: BaseException | None = error
-    while current is not None and seen < 4:
-        status = _token_count(getattr(current, "status_code", None))
-        if status is not None:
-            attrs.setdefault(semconv.HTTP_STATUS_CODE, status)
-        code = getattr(current, "code", None) or getattr(current, "type", None)
-        if isinstance(code, str | int) and not isinstance(code, bool) and code:
-            attrs.setdefault(semconv.MODEL_ERROR_CODE, str(code))
-        request_id = getattr(current, "request_id", None)
-        if isinstance(request_id, str) and request_id:
-            attrs.setdefault(semconv.MODEL_REQUEST_ID, request_id)
-        current = current.__cause__
-        seen += 1
-    return attrs
-
-
 def text_output(result: LLMResult, max_chars: int = 16_384) -> str:
     """Completion-model output as semconv assistant messages (JSON), redacted and cut."""
     texts = [limit(redact_text(g.text), max_chars)[0] for gens in result.generations for g in gens]

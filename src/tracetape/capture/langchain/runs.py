@@ -9,7 +9,6 @@ incomplete, when its root ends: per-run state never outlives its trace.
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,14 +16,14 @@ from uuid import UUID
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind
 
 from tracetape._safety import attempt
 from tracetape.capture.langchain._compat import control_flow_kind, interrupt_values
 from tracetape.spans import kinds, semconv
-from tracetape.spans.encode import dumps, qualname, to_jsonable
+from tracetape.spans.encode import to_jsonable
+from tracetape.spans.outcome import end_span, record_error
 from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
-from tracetape.spans.redact import redact_text
 
 _MAX_OPEN_RUNS = 50_000
 """Open runs kept before the oldest is ended as incomplete (a leak guard)."""
@@ -154,13 +153,7 @@ class RunTable:
             self._end_orphans(run_id)
 
     def _finish(self, run: Run, ok: bool = False) -> None:
-        if ok:
-            run.span.set_status(Status(StatusCode.OK))
-        if run.blobs:
-            run.span.set_attribute(semconv.BLOBS, dumps(run.blobs))
-        run.span.end()
-        if run.blobs:
-            self.recorder.content.mark_sent(list(run.blobs))
+        end_span(run.span, run.blobs, self.recorder.content, ok=ok)
         parent = self._runs.get(run.parent) if run.parent is not None else None
         # Back to what was innermost before this run: its parent, or for a root the
         # user's own span (or another framework's) that it nested under.
@@ -191,15 +184,5 @@ class RunTable:
                 self.recorder.display(semconv.INTERRUPT_VALUE, to_jsonable(values), attrs := {})
                 run.span.set_attributes(attrs)
         else:
-            message = redact_text(str(error))
-            run.span.set_status(Status(StatusCode.ERROR, message[:2000]))
-            run.span.set_attribute(semconv.ERROR_TYPE, qualname(type(error)))
-            stack = "".join(traceback.format_exception(error))
-            run.span.record_exception(
-                error,
-                attributes={
-                    "exception.message": message,
-                    "exception.stacktrace": redact_text(stack),
-                },
-            )
+            record_error(run.span, error)
         self.end(run_id, ok=False)

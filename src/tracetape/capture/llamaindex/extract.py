@@ -238,23 +238,3 @@ def response_attributes(response: Any) -> dict[str, Any]:
         if isinstance(reason, str):
             attrs[semconv.RESPONSE_FINISH_REASONS] = (reason,)
     return attrs
-
-
-def error_attributes(error: BaseException) -> dict[str, Any]:
-    """HTTP status, provider error code and request id of a failed provider call."""
-    attrs: dict[str, Any] = {}
-    current: BaseException | None = error
-    for _ in range(4):
-        if current is None:
-            break
-        status = getattr(current, "status_code", None)
-        if isinstance(status, int) and not isinstance(status, bool):
-            attrs.setdefault(semconv.HTTP_STATUS_CODE, status)
-        code = getattr(current, "code", None)
-        if isinstance(code, str) and code:
-            attrs.setdefault(semconv.MODEL_ERROR_CODE, code)
-        request_id = getattr(current, "request_id", None)
-        if isinstance(request_id, str) and request_id:
-            attrs.setdefault(semconv.MODEL_REQUEST_ID, request_id)
-        current = current.__cause__
-    return attrs

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span
 
 from tracetape.spans import kinds, semconv
-from tracetape.spans.encode import dumps, qualname
+from tracetape.spans.outcome import end_span, record_error
 from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
-from tracetape.spans.redact import redact_text
 
 _MAX_OPEN = 50_000
 """Open spans kept before the oldest is ended as incomplete (a leak guard)."""
@@ -158,26 +156,13 @@ class RunTable:
         if run.prompt is not None:
             self.finish(run.prompt, ok, restore=False)
             run.prompt = None
-        if ok:
-            run.span.set_status(Status(StatusCode.OK))
-        if run.blobs:
-            run.span.set_attribute(semconv.BLOBS, dumps(run.blobs))
-        run.span.end()
-        if run.blobs:
-            self.recorder.content.mark_sent(list(run.blobs))
+        end_span(run.span, run.blobs, self.recorder.content, ok=ok)
         if restore:
             self.release(run)
 
     def fail(self, run: Run, error: BaseException) -> None:
         """Error status, type and a redacted traceback on ``run``'s span."""
-        message = redact_text(str(error))
-        run.span.set_status(Status(StatusCode.ERROR, message[:2000]))
-        run.span.set_attribute(semconv.ERROR_TYPE, qualname(type(error)))
-        stack = "".join(traceback.format_exception(error))
-        run.span.record_exception(
-            error,
-            attributes={"exception.message": message, "exception.stacktrace": redact_text(stack)},
-        )
+        record_error(run.span, error)
 
     def _end_oldest(self) -> None:
         oldest = next(iter(self.runs))

@@ -25,6 +25,7 @@ from tracetape.capture.llamaindex import _compat, components, extract
 from tracetape.capture.llamaindex.runs import Run, RunTable
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import dumps, to_jsonable
+from tracetape.spans.outcome import provider_error_attributes
 from tracetape.spans.recorder import Recorder
 
 P = ParamSpec("P")
@@ -273,6 +274,6 @@ class TracetapeSpanHandler(BaseSpanHandler[SimpleSpan]):
             table.fail(run, err)
             if run.kind == kinds.LLM:
                 run.span.set_attributes(
-                    attempt("llamaindex.llm.error", lambda: extract.error_attributes(err), {})
+                    attempt("llamaindex.llm.error", lambda: provider_error_attributes(err), {})
                 )
         table.end(id_, ok=False)

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind
 
 from tracetape._safety import attempt
 from tracetape.capture.openai import request, response
 from tracetape.spans import kinds, semconv
-from tracetape.spans.encode import dumps, qualname
+from tracetape.spans.outcome import end_span, provider_error_attributes, record_error
 from tracetape.spans.recorder import Recorder, ambient_parent
-from tracetape.spans.redact import redact_text
 
 
 class ModelCall:
@@ -70,16 +68,9 @@ class ModelCall:
             self._respond(completion)
             self.span.set_attribute(semconv.REPLAYABLE, False)
         self.span.set_attributes(
-            attempt("openai.error", lambda: response.error_attributes(error), {})
+            attempt("openai.error", lambda: provider_error_attributes(error), {})
         )
-        message = redact_text(str(error))
-        self.span.set_status(Status(StatusCode.ERROR, message[:2000]))
-        self.span.set_attribute(semconv.ERROR_TYPE, qualname(type(error)))
-        stack = "".join(traceback.format_exception(error))
-        self.span.record_exception(
-            error,
-            attributes={"exception.message": message, "exception.stacktrace": redact_text(stack)},
-        )
+        record_error(self.span, error)
         self.finish(ok=False)
 
     def unread(self) -> None:
@@ -105,13 +96,7 @@ class ModelCall:
             if self._done:
                 return
             self._done = True
-        if ok:
-            self.span.set_status(Status(StatusCode.OK))
-        if self.blobs:
-            self.span.set_attribute(semconv.BLOBS, dumps(self.blobs))
-        self.span.end()
-        if self.blobs:
-            self.recorder.content.mark_sent(list(self.blobs))
+        end_span(self.span, self.blobs, self.recorder.content, ok=ok)
 
 
 def begin(recorder: Recorder, resource: object, kwargs: Mapping[str, Any]) -> ModelCall:

@@ -82,27 +82,3 @@ def output_attributes(
     if digest is None:
         attrs[semconv.REPLAYABLE] = False
     return attrs
-
-
-def error_attributes(error: BaseException) -> dict[str, Any]:
-    """HTTP status, provider error code and request id of a failed call.
-
-    Reads what ``openai.APIStatusError`` carries (``status_code``, ``code``, ``type``,
-    ``request_id``), following ``__cause__`` a few steps.
-    """
-    attrs: dict[str, Any] = {}
-    current: BaseException | None = error
-    for _ in range(4):
-        if current is None:
-            break
-        status = _int(getattr(current, "status_code", None))
-        if status is not None:
-            attrs.setdefault(semconv.HTTP_STATUS_CODE, status)
-        code = getattr(current, "code", None) or getattr(current, "type", None)
-        if isinstance(code, str | int) and not isinstance(code, bool) and code:
-            attrs.setdefault(semconv.MODEL_ERROR_CODE, str(code))
-        request_id = getattr(current, "request_id", None)
-        if isinstance(request_id, str) and request_id:
-            attrs.setdefault(semconv.MODEL_REQUEST_ID, request_id)
-        current = current.__cause__
-    return attrs
