@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import llamaindex as fakes
-from tracetape.capture.llamaindex import LlamaIndexRecorder, handlers
-from tracetape.capture.llamaindex.span_handler import strict_failures
+from tracetape.capture.llamaindex import LlamaIndexRecorder
 
 QUESTION = "How long do cats sleep?"
 
@@ -25,13 +24,8 @@ def index() -> Any:
 @pytest.fixture
 def recording(tape: Any, index: Any) -> Iterator[LlamaIndexRecorder]:
     """The handler pair ``tape.llamaindex()`` gives, attached for one test."""
-    pair = handlers(tape.recorder)
-    pair.attach()
-    strict_failures().clear()
-    yield pair
-    pair.detach()
-    assert strict_failures() == []
-    assert pair.open_spans == 0
+    with fakes.attached(tape.recorder) as pair:
+        yield pair
 
 
 def one(tape: Any, query: str, params: list[Any] | None = None) -> dict[str, Any]:

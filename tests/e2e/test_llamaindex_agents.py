@@ -14,20 +14,14 @@ from workflows import Context, Workflow, step
 from workflows.events import Event, StartEvent, StopEvent
 
 from tests.fakes import llamaindex as fakes
-from tracetape.capture.llamaindex import LlamaIndexRecorder, handlers
-from tracetape.capture.llamaindex.span_handler import strict_failures
+from tracetape.capture.llamaindex import LlamaIndexRecorder
 
 
 @pytest.fixture
 def recording(tape: Any) -> Iterator[LlamaIndexRecorder]:
     fakes.offline_settings()
-    pair = handlers(tape.recorder)
-    pair.attach()
-    strict_failures().clear()
-    yield pair
-    pair.detach()
-    assert strict_failures() == []
-    assert pair.open_spans == 0
+    with fakes.attached(tape.recorder) as pair:
+        yield pair
 
 
 def add(a: int, b: int) -> int:

@@ -12,8 +12,7 @@ from langgraph.graph import END, START, StateGraph
 
 import tracetape
 from tests.fakes import llamaindex as fakes
-from tracetape.capture.llamaindex import LlamaIndexRecorder, handlers
-from tracetape.capture.llamaindex.span_handler import strict_failures
+from tracetape.capture.llamaindex import LlamaIndexRecorder
 
 QUESTION = "How long do cats sleep?"
 
@@ -31,13 +30,8 @@ def index() -> Any:
 
 @pytest.fixture
 def recording(tape: Any, index: Any) -> Iterator[LlamaIndexRecorder]:
-    pair = handlers(tape.recorder)
-    pair.attach()
-    strict_failures().clear()
-    yield pair
-    pair.detach()
-    assert strict_failures() == []
-    assert pair.open_spans == 0
+    with fakes.attached(tape.recorder) as pair:
+        yield pair
 
 
 def build_graph(index: Any) -> Any:

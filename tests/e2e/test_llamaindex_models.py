@@ -19,7 +19,6 @@ from tracetape.capture.llamaindex import (
     is_instrumented,
     uninstrument_llamaindex,
 )
-from tracetape.capture.llamaindex.span_handler import strict_failures
 
 QUESTION = "How long do cats sleep?"
 
@@ -31,13 +30,8 @@ def index() -> Any:
 
 @pytest.fixture
 def recording(tape: Any, index: Any) -> Iterator[LlamaIndexRecorder]:
-    pair = handlers(tape.recorder)
-    pair.attach()
-    strict_failures().clear()
-    yield pair
-    pair.detach()
-    assert strict_failures() == []
-    assert pair.open_spans == 0
+    with fakes.attached(tape.recorder) as pair:
+        yield pair
 
 
 def llm_row(tape: Any) -> dict[str, Any]:

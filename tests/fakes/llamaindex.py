@@ -7,7 +7,8 @@ NLTK.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from llama_index.core import Document, Settings, VectorStoreIndex
@@ -158,3 +159,19 @@ class ScriptedToolLLM(MockLLM, FunctionCallingLLM):  # type: ignore[misc]
             ToolSelection(tool_id=c["id"], tool_name=c["name"], tool_kwargs=c["args"])
             for c in calls
         ]
+
+
+@contextmanager
+def attached(recorder: Any) -> Iterator[Any]:
+    """tracetape's LlamaIndex handler pair attached for one test, checked on the way out:
+    no error swallowed by LlamaIndex's dispatcher in strict mode, no span left open."""
+    from tracetape.capture.llamaindex import handlers
+    from tracetape.capture.llamaindex.span_handler import strict_failures
+
+    pair = handlers(recorder)
+    pair.attach()
+    strict_failures().clear()
+    yield pair
+    pair.detach()
+    assert strict_failures() == []
+    assert pair.open_spans == 0

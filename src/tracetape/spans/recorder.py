@@ -6,7 +6,7 @@ Capture code receives a `Recorder` and knows nothing of DuckDB.
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
@@ -33,7 +33,6 @@ class Recorder:
     tracer: Tracer
     content: ContentStore
     settings: Settings
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def display(self, key: str, value: Any, attrs: dict[str, Any]) -> None:
         """Put a JSON-safe ``value`` under ``key`` as JSON, cut to the display limit.

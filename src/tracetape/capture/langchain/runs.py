@@ -133,10 +133,6 @@ class RunTable:
         }
         if user_meta:
             self.recorder.display(semconv.METADATA, to_jsonable(user_meta), attrs)
-        for key in (semconv.RUN_ID, semconv.REPLAY_OF):
-            value = self.recorder.extra.get(key)
-            if value:
-                attrs[key] = value
 
     def end(
         self, run_id: UUID, attrs: Callable[[Run], dict[str, Any]] | None = None, ok: bool = True

@@ -99,10 +99,6 @@ class RunTable:
             context: Context | None = trace.set_span_in_context(parent.span, Context())
         else:
             context = ambient_parent()
-            for key in (semconv.RUN_ID, semconv.REPLAY_OF):
-                value = self.recorder.extra.get(key)
-                if value:
-                    attrs[key] = value
         attrs[semconv.KIND] = kind
         attrs.setdefault(semconv.OPERATION_NAME, kinds.OPERATIONS[kind])
         attrs[semconv.LLAMAINDEX_SPAN_ID] = span_id

@@ -113,11 +113,6 @@ def begin(recorder: Recorder, resource: object, kwargs: Mapping[str, Any]) -> Mo
         attempt("openai.messages", lambda: request.message_attributes(given, recorder, blobs), {})
     )
     parent = ambient_parent()
-    if parent is None:
-        for key in (semconv.RUN_ID, semconv.REPLAY_OF):
-            value = recorder.extra.get(key)
-            if value:
-                attrs[key] = value
     model = attrs.get(semconv.REQUEST_MODEL)
     name = f"chat {model}" if model else "chat"
     span = recorder.tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attrs)
