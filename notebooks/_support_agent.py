@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -29,13 +29,10 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import ToolCall
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
-from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from langgraph.graph import END, START, MessagesState, StateGraph
-from langgraph.prebuilt import ToolNode
 
-from tracetape.demo.agent import tool_error
+from tracetape.demo.agent import tool_loop
 from tracetape.demo.knowledge import ORDERS, build_retriever
 from tracetape.demo.model import answer
 from tracetape.demo.tools import make_tools
@@ -140,18 +137,4 @@ def build_agent() -> Any:
     """The compiled graph; invoke it with ``{"messages": [("user", question)]}``."""
     tools = [*make_tools(build_retriever()), track_parcel]
     chain = PROMPT.partial(latest_order=LATEST_ORDER) | SupportModel().bind_tools(tools)
-
-    def agent(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
-        return {"messages": [chain.invoke({"messages": state["messages"]}, config)]}
-
-    def route(state: MessagesState) -> Literal["tools", "__end__"]:
-        last = state["messages"][-1]
-        return "tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"
-
-    graph = StateGraph(MessagesState)
-    graph.add_node("agent", agent)
-    graph.add_node("tools", ToolNode(tools, handle_tool_errors=tool_error))
-    graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", route, ["tools", END])
-    graph.add_edge("tools", "agent")
-    return graph.compile(name=GRAPH_NAME)
+    return tool_loop(chain, tools, GRAPH_NAME)

@@ -7,11 +7,13 @@ The agent node runs a ``ChatPromptTemplate`` (system message + the conversation)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 from langchain_core.messages import AIMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
@@ -39,10 +41,9 @@ def tool_error(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def build_agent() -> Any:
-    """The compiled graph; invoke it with ``{"messages": [("user", question)]}``."""
-    tools = make_tools(build_retriever())
-    chain = PROMPT.partial(shop=SHOP) | DemoChatModel().bind_tools(tools)
+def tool_loop(chain: Any, tools: Sequence[BaseTool], name: str = GRAPH_NAME) -> Any:
+    """The agent -> tools -> agent loop around ``chain`` (a prompt | a model bound to
+    ``tools``), compiled; invoke it with ``{"messages": [("user", question)]}``."""
 
     def agent(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
         return {"messages": [chain.invoke({"messages": state["messages"]}, config)]}
@@ -55,8 +56,14 @@ def build_agent() -> Any:
     graph.add_node("agent", agent)
     # A failing tool becomes an error ToolMessage the model reads; its span still
     # records the exception.
-    graph.add_node("tools", ToolNode(tools, handle_tool_errors=tool_error))
+    graph.add_node("tools", ToolNode(list(tools), handle_tool_errors=tool_error))
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", route, ["tools", END])
     graph.add_edge("tools", "agent")
-    return graph.compile(name=GRAPH_NAME)
+    return graph.compile(name=name)
+
+
+def build_agent() -> Any:
+    """The demo's compiled graph; invoke it with ``{"messages": [("user", question)]}``."""
+    tools = make_tools(build_retriever())
+    return tool_loop(PROMPT.partial(shop=SHOP) | DemoChatModel().bind_tools(tools), tools)
