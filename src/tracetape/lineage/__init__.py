@@ -1,0 +1,1 @@
+"""Lineage: span <-> artifact <-> run <-> environment edges, both ways (`tape.lineage`)."""
