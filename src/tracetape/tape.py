@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import functools
 import importlib.metadata
 import json
 import logging
@@ -13,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from tracetape._safety import report
@@ -27,10 +27,6 @@ from tracetape.errors import (
 )
 from tracetape.inspect import frames
 from tracetape.inspect.frames import Format, TraceFilter
-from tracetape.inspect.reader import TapeReader
-from tracetape.inspect.render.plot import Plot
-from tracetape.inspect.span import SpanNode
-from tracetape.inspect.trace import Trace
 from tracetape.runs.run import RunScope
 from tracetape.settings import Settings
 from tracetape.spans.content import ContentStore
@@ -43,6 +39,12 @@ from tracetape.store import export as store_export
 from tracetape.store.exporter import TapeSpanExporter
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from tracetape.inspect.reader import TapeReader
+    from tracetape.inspect.render.plot import Plot
+    from tracetape.inspect.span import SpanNode
+    from tracetape.inspect.trace import Trace
     from tracetape.replay import Replay
     from tracetape.replay.session import Source as ReplaySource
 
@@ -117,13 +119,19 @@ class Tape:
         self._llamaindex: Any = None
         self._handler_lock = threading.Lock()
         self._flushed = 0
-        self._reader = TapeReader(self.path, settings.lock_timeout)
         self._closed = False
         set_default_recorder(self.recorder)
         _open_tapes.add(self)
 
     def __repr__(self) -> str:
         return f"Tape({str(self.path)!r})"
+
+    @functools.cached_property
+    def _reader(self) -> TapeReader:
+        # Imported on first read: pandas and the renderers cost ~0.5 s a recorder never needs.
+        from tracetape.inspect.reader import TapeReader
+
+        return TapeReader(self.path, self.settings.lock_timeout)
 
     # -- recording ---------------------------------------------------------------------
     def langchain(self) -> Any:
@@ -468,6 +476,8 @@ class Tape:
             {'traces': 2, 'spans': 31, 'scores': 0, 'blobs': 9, 'environments': 1}
         """
         self.flush()
+        import pandas as pd
+
         if isinstance(traces, pd.DataFrame):
             ids: Sequence[str] | None = [str(t) for t in traces["trace_id"]]
         else:

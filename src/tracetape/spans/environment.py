@@ -109,12 +109,28 @@ def _gpus() -> list[dict[str, str]]:
     return gpus
 
 
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str, str] | None:
+    # Only the two header fields: ``dist.metadata`` runs the email parser over the whole
+    # file, which for ~300 distributions costs ~0.35 s of every process's first open().
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the headers end at the first blank line
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "Version") and key not in fields:
+            fields[key] = value.strip()
+    if not fields.get("Name") or "Version" not in fields:
+        return None
+    return fields["Name"], fields["Version"]
+
+
 def _packages() -> dict[str, str]:
     packages: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            packages[name.lower().replace("_", "-")] = dist.version
+        found = _name_and_version(dist)
+        if found is not None:
+            packages[found[0].lower().replace("_", "-")] = found[1]
     return dict(sorted(packages.items()))
 
 
