@@ -6,7 +6,6 @@ import atexit
 import datetime as dt
 import functools
 import importlib.metadata
-import json
 import logging
 import threading
 import weakref
@@ -235,52 +234,31 @@ class Tape:
         return RunScope(self.path, self.snapshot, name, params, tags)
 
     def runs(self, limit: int = 50, *, format: Format = "pandas") -> Any:
-        """Pipeline runs, newest first: the ``runs`` view as a DataFrame.
+        """Pipeline runs, newest first (the ``runs`` view).
 
         Example:
             >>> tape.runs()[["run_id", "name", "status", "n_traces"]]
         """
-        table = self._reader.arrow(
-            "SELECT * FROM runs ORDER BY start_time DESC, run_id LIMIT ?", [limit]
-        )
-        return frames.convert(table, format)
+        return frames.convert(self._reader.runs(limit), format)
 
     def artifacts(self, run: str | None = None, *, format: Format = "pandas") -> Any:
-        """Artifacts (the ``artifacts`` view), newest first; with ``run``, those it
-        logged, with their ``role``.
+        """Artifacts, newest first; with ``run``, those it logged and their ``role``.
 
         Example:
             >>> tape.artifacts(run=run.run_id)[["artifact_id", "kind", "name", "role"]]
         """
-        if run is None:
-            table = self._reader.arrow("SELECT * FROM artifacts ORDER BY created_at DESC")
-        else:
-            table = self._reader.arrow(
-                "SELECT DISTINCT a.*, l.role FROM artifacts a JOIN artifact_links l "
-                "USING (artifact_id) WHERE l.run_id = ? ORDER BY a.created_at DESC",
-                [run],
-            )
-        return frames.convert(table, format)
+        return frames.convert(self._reader.artifacts(run), format)
 
     def environment(self, environment_id: str | None = None) -> dict[str, Any]:
-        """The environment snapshot ``environment_id`` (``env-...``) as a dict; without
-        an id, this process's own (not read from the tape).
-
-        Raises `NotFoundError` for an id the tape does not hold.
+        """The snapshot ``environment_id`` (``env-...``) as a dict; without an id, this
+        process's own. Raises `NotFoundError` for an id the tape does not hold.
 
         Example:
             >>> tape.environment(tape.runs().environment_id[0])["packages"]["langgraph"]
         """
         if environment_id is None:
             return dict(self.snapshot)
-        rows = self._reader.arrow(
-            "SELECT snapshot::VARCHAR AS snapshot FROM environments WHERE environment_id = ?",
-            [environment_id.strip()],
-        ).to_pylist()
-        if not rows or rows[0]["snapshot"] is None:
-            raise NotFoundError(f"no environment {environment_id!r} on {self.path}")
-        snapshot_dict: dict[str, Any] = json.loads(rows[0]["snapshot"])
-        return snapshot_dict
+        return self._reader.environment(environment_id)
 
     # -- reading -----------------------------------------------------------------------
     def sql(
@@ -384,21 +362,13 @@ class Tape:
         return self._reader.trace(trace_id)
 
     def span(self, span_id: str) -> SpanNode:
-        """One recorded span with every attribute, linked into its trace's tree.
-
-        It shows like a trace (HTML in a notebook, a tree in a terminal); ``.parent``,
-        ``.children`` and ``.trace`` reach the rest of its trace, and ``span["name"]``
-        still reads a column. Raises `NotFoundError` for an unknown id.
+        """One recorded span with every attribute, linked into its trace's tree
+        (``.parent``, ``.children``, ``.trace``). Raises `NotFoundError` if unknown.
 
         Example:
-            >>> span = tape.span(span_id)
-            >>> span.attributes["gen_ai.request.model"], span.parent.name
+            >>> tape.span(span_id).attributes["gen_ai.request.model"]
         """
-        span_id = span_id.strip().lower()
-        rows = self.sql("SELECT trace_id FROM spans WHERE span_id = ? LIMIT 1", [span_id])
-        if rows.empty:
-            raise NotFoundError(f"no span {span_id!r} on {self.path}")
-        return self.trace(str(rows.iloc[0, 0])).span(span_id)
+        return self._reader.span(span_id)
 
     # -- feedback, retention and export -------------------------------------------------
     def score(

@@ -9,6 +9,7 @@ up to ``lock_timeout`` to open while another process holds the file).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tracetape.errors import NotFoundError, TapeError
 from tracetape.inspect import analytics, frames
 from tracetape.inspect.frames import TraceFilter
 from tracetape.inspect.render.plot import Plot
+from tracetape.inspect.span import SpanNode
 from tracetape.inspect.trace import Trace
 from tracetape.store import connection
 
@@ -168,3 +170,36 @@ class TapeReader:
             raise NotFoundError(f"no trace {trace_id!r} on {self.path}")
         scores = self.sql("SELECT * FROM scores WHERE trace_id = ? ORDER BY created_at", [full_id])
         return Trace(full_id, spans, scores if not scores.empty else None)
+
+    def span(self, span_id: str) -> SpanNode:
+        """One recorded span by its id, linked into its trace's tree."""
+        span_id = span_id.strip().lower()
+        rows = self.arrow("SELECT trace_id FROM spans WHERE span_id = ? LIMIT 1", [span_id])
+        if rows.num_rows == 0:
+            raise NotFoundError(f"no span {span_id!r} on {self.path}")
+        return self.trace(str(rows.column(0)[0])).span(span_id)
+
+    def runs(self, limit: int) -> pa.Table:
+        """The ``runs`` view, newest first."""
+        return self.arrow("SELECT * FROM runs ORDER BY start_time DESC, run_id LIMIT ?", [limit])
+
+    def artifacts(self, run: str | None = None) -> pa.Table:
+        """The ``artifacts`` view, newest first; with ``run``, those it logged and their role."""
+        if run is None:
+            return self.arrow("SELECT * FROM artifacts ORDER BY created_at DESC")
+        return self.arrow(
+            "SELECT DISTINCT a.*, l.role FROM artifacts a JOIN artifact_links l "
+            "USING (artifact_id) WHERE l.run_id = ? ORDER BY a.created_at DESC",
+            [run],
+        )
+
+    def environment(self, environment_id: str) -> dict[str, Any]:
+        """The environment snapshot ``environment_id`` (``env-...``) as a dict."""
+        rows = self.arrow(
+            "SELECT snapshot::VARCHAR AS snapshot FROM environments WHERE environment_id = ?",
+            [environment_id.strip()],
+        ).to_pylist()
+        if not rows or rows[0]["snapshot"] is None:
+            raise NotFoundError(f"no environment {environment_id!r} on {self.path}")
+        snapshot: dict[str, Any] = json.loads(rows[0]["snapshot"])
+        return snapshot
