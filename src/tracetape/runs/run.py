@@ -14,6 +14,7 @@ import contextvars
 import datetime as dt
 import functools
 import inspect
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from tracetape.store.artifacts import Artifact, Role
 from tracetape.store.runs import RunRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
+_HEX = re.compile("[0-9a-f]+")
 
 _active: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
     "tracetape_active_run", default=None
@@ -113,6 +115,31 @@ class Run:
         return artifacts.log(
             self.tape_path, obj, kind=kind, name=name, role=role, metadata=metadata,
             copy=copy, run_id=self.run_id, trace_id=trace_id, span_id=span_id,
+        )  # fmt: skip
+
+    def link(self, target: str, artifact: Artifact | str, *, role: Role = "input") -> str:
+        """Link an artifact already logged (an `Artifact` or its ``sha256:`` id) to a
+        trace (32 hex characters) or a span (16) this run recorded: the trace or span
+        read it (``role="input"``) or wrote it (``"output"``). Returns the link's id.
+
+        `tape.lineage` then walks from the artifact to that trace or span and back.
+
+        Example:
+            >>> docs = run.log_artifact(documents, kind="dataset")
+            >>> run.link(trace_id, docs)
+        """
+        artifact_id = artifact.artifact_id if isinstance(artifact, Artifact) else artifact
+        if not artifact_id.startswith("sha256:"):
+            raise ValueError(f"an artifact id starts with 'sha256:', not {artifact_id!r}")
+        target = target.strip().lower()
+        if not _HEX.fullmatch(target) or len(target) not in (16, 32):
+            raise ValueError(
+                f"link to a trace id (32 hex characters) or a span id (16), not {target!r}"
+            )
+        trace_id, span_id = (target, None) if len(target) == 32 else (None, target)
+        return artifacts.link(
+            self.tape_path, artifact_id, role=role, run_id=self.run_id, trace_id=trace_id,
+            span_id=span_id,
         )  # fmt: skip
 
 

@@ -13,8 +13,18 @@ What is hashed, per kind of thing logged:
   the same content across processes and pyarrow versions of the same IPC format.
 * a pydantic model: ``model_dump(mode="json")`` as canonical JSON.
 * ``bytes``: those bytes.
+* a list of documents (anything with a ``page_content``, a ``get_content()`` or a
+  ``text``: LangChain Documents, LlamaIndex documents and nodes; duck-typed, nothing is
+  imported): the canonical JSON of ``[{"id", "content", "metadata"}, ...]``.
 * anything else JSON-able (dict, list, str, numbers, bool, None): canonical JSON, i.e.
   keys sorted, no whitespace, UTF-8, NaN and infinities refused.
+
+Dataset members. A list of documents, and (when logged as ``kind="dataset"``) a
+DataFrame or Arrow table, a JSONL file or a JSON list of records with a text column
+(`TEXT_KEYS`), also yield one *member* per document: the sha256 hex of its text's UTF-8
+bytes (`member_hash`) and its id if it has one (`ID_KEYS`). Lineage hashes the documents
+a retriever returned the same way, so a retrieved document links to the dataset that
+holds it.
 """
 
 from __future__ import annotations
@@ -24,7 +34,8 @@ import io
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +60,16 @@ class Hashed:
     path: Path | None = None
     payload: bytes | None = None
     suffix: str = ""
+    members: Members | None = None
+
+
+@dataclass(frozen=True)
+class Members:
+    """The documents of a dataset: text hashes and ids (None where a document has none),
+    in the dataset's order."""
+
+    content_sha256: tuple[str, ...]
+    ids: tuple[str | None, ...]
 
 
 def _file_digest(path: Path) -> tuple[str, int]:
@@ -140,6 +161,103 @@ def _bytes(payload: bytes, kind: str, metadata: dict[str, Any], suffix: str) -> 
     return Hashed(PREFIX + digest, kind, len(payload), metadata, None, payload, suffix)
 
 
+def member_hash(text: str) -> str:
+    """The sha256 hex of a document's text (UTF-8): how members are matched.
+
+    Example:
+        >>> member_hash("Cats sleep sixteen hours a day.")[:8]
+        'de1a91c8'
+    """
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+TEXT_KEYS = ("page_content", "text", "content", "document")
+"""Where a record's text is: the first of these keys (or columns) that holds a string."""
+ID_KEYS = ("id", "id_", "doc_id", "document_id", "node_id")
+"""Where a record's or document's id is: the first of these that holds a non-empty string."""
+
+
+def document_text(obj: object) -> str | None:
+    """The text of a LangChain Document (``page_content``) or a LlamaIndex document or
+    node (``get_content()``, else ``text``); None for anything else."""
+    if isinstance(obj, str | bytes | Mapping) or obj is None:
+        return None
+    text = getattr(obj, "page_content", None)
+    if isinstance(text, str):
+        return text
+    get_content = getattr(obj, "get_content", None)
+    if callable(get_content):
+        content = get_content()
+        if isinstance(content, str):
+            return content
+    text = getattr(obj, "text", None)
+    return text if isinstance(text, str) else None
+
+
+def _first_id(get: Any) -> str | None:
+    for key in ID_KEYS:
+        value = get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _documents(items: list[Any]) -> Hashed | None:
+    texts = [document_text(item) for item in items]
+    if not items or any(text is None for text in texts):
+        return None
+    from tracetape.spans.encode import to_jsonable
+
+    ids = [_first_id(lambda key, item=item: getattr(item, key, None)) for item in items]
+    canonical = [
+        {"id": doc_id, "content": text, "metadata": to_jsonable(getattr(item, "metadata", {}))}
+        for item, doc_id, text in zip(items, ids, texts, strict=True)
+    ]
+    members = Members(tuple(member_hash(t) for t in texts if t is not None), tuple(ids))
+    metadata = {"format": "documents", "documents": len(items)}
+    hashed = _bytes(canonical_json(canonical), "documents", metadata, ".json")
+    return replace(hashed, members=members)
+
+
+def record_members(records: Iterable[Mapping[str, Any]]) -> Members | None:
+    """Members of records (rows of a table, lines of a JSONL file): the text under the
+    first `TEXT_KEYS` key of each; None when some record has no text."""
+    hashes: list[str] = []
+    ids: list[str | None] = []
+    for record in records:
+        text = next((record[k] for k in TEXT_KEYS if isinstance(record.get(k), str)), None)
+        if text is None:
+            return None
+        hashes.append(member_hash(text))
+        ids.append(_first_id(record.get))
+    return Members(tuple(hashes), tuple(ids)) if hashes else None
+
+
+def dataset_members(obj: object, hashed: Hashed) -> Members | None:
+    """Members of something logged as a dataset: a table, a JSON list of records or a
+    JSONL file with a text column; None when it has none (or is anything else)."""
+    if hashed.members is not None:
+        return hashed.members
+    if isinstance(obj, list) and all(isinstance(r, Mapping) for r in obj):  # pyright: ignore[reportUnknownVariableType]
+        return record_members(obj)  # pyright: ignore[reportUnknownArgumentType]
+    if hashed.payload is not None and hashed.kind == "table":
+        table = pa.ipc.open_stream(hashed.payload).read_all()
+        text_columns = [k for k in TEXT_KEYS if k in table.column_names]
+        if not text_columns:
+            return None
+        keep = [c for c in (*text_columns, *ID_KEYS) if c in table.column_names]
+        return record_members(table.select(keep).to_pylist())
+    if hashed.path is not None and hashed.kind == "file" and hashed.path.suffix == ".jsonl":
+        with hashed.path.open(encoding="utf-8") as f:
+            try:
+                rows = [json.loads(line) for line in f if line.strip()]
+            except ValueError:
+                return None
+        if all(isinstance(r, dict) for r in rows):
+            return record_members(rows)
+    return None
+
+
 def hash_object(obj: object) -> Hashed:
     """The content address of an in-memory object (see the module docstring).
 
@@ -155,6 +273,10 @@ def hash_object(obj: object) -> Hashed:
         return _table(pa.Table.from_pandas(obj, preserve_index=True), "pandas")
     if isinstance(obj, bytes | bytearray | memoryview):
         return _bytes(bytes(obj), "bytes", {"format": "bytes"}, ".bin")
+    if isinstance(obj, list | tuple):
+        documents = _documents(list(obj))  # pyright: ignore[reportUnknownArgumentType]
+        if documents is not None:
+            return documents
     if _is_pydantic(obj):
         dumped = obj.model_dump(mode="json")  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownVariableType]
         cls = type(obj)

@@ -5,6 +5,12 @@ tape's artifact folder (``tape.artifacts/`` beside ``tape.duckdb``, one entry pe
 id, never written twice), and spools two rows: the artifact (one per content however
 often it is logged) and a link (one per logging: run, span, role, name, URI). Nothing
 waits on the DuckDB file.
+
+A dataset's members (see `artifact_hash.dataset_members`) are stored as one content
+blob (the ``blobs`` view, keyed by its sha256 like span payloads):
+``{"format": "tracetape.members/1", "content_sha256": [...], "ids": [...]}``, and the
+artifact's metadata says where: ``{"members": {"count": N, "blob": "<hex>"}}``. `link`
+adds a link without logging content again (``run.link``).
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-from tracetape.spans.encode import to_jsonable
+from tracetape.spans.encode import content_hash, dumps, to_jsonable
 from tracetape.store import spool
-from tracetape.store.artifact_hash import Hashed, hash_object, hash_path
-from tracetape.store.schema.tables import ARTIFACT_LINK_SCHEMA, ARTIFACT_SCHEMA
+from tracetape.store.artifact_hash import Hashed, Members, dataset_members, hash_object, hash_path
+from tracetape.store.schema.tables import ARTIFACT_LINK_SCHEMA, ARTIFACT_SCHEMA, BLOB_SCHEMA
 
 Role = Literal["input", "output"]
 ROLES: tuple[Role, ...] = ("input", "output")
+MEMBERS_FORMAT = "tracetape.members/1"
 
 
 class Artifact(BaseModel):
@@ -132,7 +139,14 @@ def log(
     uri = hashed.path.as_uri() if hashed.path is not None else None
     if copy:
         uri = _copy(hashed, artifact_dir(tape_path).resolve()).as_uri()
-    meta_safe = to_jsonable({**hashed.metadata, **(metadata or {})})
+    folder = spool.spool_dir(tape_path)
+    members = hashed.members
+    if members is None and (kind or hashed.kind) == "dataset":
+        members = dataset_members(obj, hashed)
+    extra: dict[str, Any] = {}
+    if members is not None:
+        extra["members"] = {"count": len(members.ids), "blob": _write_members(folder, members)}
+    meta_safe = to_jsonable({**hashed.metadata, **extra, **(metadata or {})})
     now = dt.datetime.now(dt.UTC)
     artifact = Artifact(
         artifact_id=hashed.artifact_id,
@@ -147,14 +161,56 @@ def log(
         role=role,
         link_id=uuid.uuid4().hex,
     )
-    folder = spool.spool_dir(tape_path)
     row = artifact.model_dump(include=set(ARTIFACT_SCHEMA.names))
     row["metadata"] = json.dumps(artifact.metadata, sort_keys=True)
     # The artifact before its link: a reader that sees a link always finds its artifact.
     spool.write_segment(folder, "artifacts", pa.Table.from_pylist([row], schema=ARTIFACT_SCHEMA))
-    link = artifact.model_dump(include=set(ARTIFACT_LINK_SCHEMA.names))
-    link["trace_id"] = trace_id
+    link_row = artifact.model_dump(include=set(ARTIFACT_LINK_SCHEMA.names))
+    link_row["trace_id"] = trace_id
     spool.write_segment(
-        folder, "artifact_links", pa.Table.from_pylist([link], schema=ARTIFACT_LINK_SCHEMA)
+        folder, "artifact_links", pa.Table.from_pylist([link_row], schema=ARTIFACT_LINK_SCHEMA)
     )
     return artifact
+
+
+def _write_members(folder: Path, members: Members) -> str:
+    """Spool the members as one blob; returns its hash (the same members, the same blob)."""
+    content = dumps(
+        {"format": MEMBERS_FORMAT, "content_sha256": list(members.content_sha256),
+         "ids": list(members.ids)}
+    )  # fmt: skip
+    digest = content_hash(content)
+    row = {"hash": digest, "content": content, "size": len(content.encode("utf-8"))}
+    spool.write_segment(folder, "blobs", pa.Table.from_pylist([row], schema=BLOB_SCHEMA))
+    return digest
+
+
+def link(
+    tape_path: Path,
+    artifact_id: str,
+    *,
+    role: Role = "input",
+    run_id: str | None = None,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+    name: str | None = None,
+) -> str:
+    """Spool one link of an already logged artifact to a run, trace or span; its id.
+
+    Example:
+        >>> link(path, "sha256:9c1...", run_id="run-1f...", span_id="00f067aa0ba902b7")
+        '4b1e...'
+    """
+    if role not in ROLES:
+        raise ValueError(f"an artifact's role is 'input' or 'output', not {role!r}")
+    link_id = uuid.uuid4().hex
+    row = {
+        "link_id": link_id, "artifact_id": artifact_id, "run_id": run_id,
+        "trace_id": trace_id, "span_id": span_id, "role": role, "name": name, "uri": None,
+        "created_at": dt.datetime.now(dt.UTC),
+    }  # fmt: skip
+    spool.write_segment(
+        spool.spool_dir(tape_path), "artifact_links",
+        pa.Table.from_pylist([row], schema=ARTIFACT_LINK_SCHEMA),
+    )  # fmt: skip
+    return link_id
