@@ -436,14 +436,15 @@ class Tape:
         format: store_export.Format = "parquet",
         traces: Sequence[str] | pd.DataFrame | None = None,
     ) -> dict[str, int]:
-        """Write traces, spans, scores, blobs and environments to ``dest/<view>.<format>``.
+        """Write traces and all they link to (spans, scores, blobs, environments, runs,
+        artifacts) to ``dest/<view>.<format>``.
 
         ``traces``: ids, or a frame with a ``trace_id`` column (``tape.traces(...)``);
         all traces when None. Returns the rows written per file.
 
         Example:
             >>> tape.export("out", "jsonl", traces=tape.traces(errors_only=True))
-            {'traces': 2, 'spans': 31, 'scores': 0, 'blobs': 9, 'environments': 1}
+            {'traces': 2, 'spans': 31, 'scores': 0, 'blobs': 9, 'environments': 1, 'runs': 1, ...}
         """
         self.flush()
         import pandas as pd

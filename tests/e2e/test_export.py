@@ -16,7 +16,9 @@ import tracetape
 from tracetape.cli.main import main
 from tracetape.tape import Tape
 
-VIEWS = ("traces", "spans", "scores", "blobs", "environments")
+VIEWS = (
+    "traces", "spans", "scores", "blobs", "environments", "runs", "artifact_links", "artifacts"
+)  # fmt: skip
 
 
 @tool
@@ -103,6 +105,35 @@ def test_export_writes_every_view_and_duckdb_reads_back_the_same_rows(
         assert {json.loads(str(a[0])).get("gen_ai.tool.name") for a in attrs} == {"lookup"}
     finally:
         con.close()
+
+
+def test_export_takes_the_runs_the_traces_ran_in_with_their_parents_and_artifacts(
+    tape: Tape, tmp_path: Path
+) -> None:
+    with tape.run("nightly") as outer:
+        outer.log_artifact({"questions": ["a", "b"]}, kind="dataset", name="questions")
+        with tape.run("step") as inner:
+            inner.log_artifact({"answers": ["x"]}, kind="eval", name="answers", role="output")
+            chosen = _trace(tape, "inside the step")
+    with tape.run("other") as other:
+        other.log_artifact({"unrelated": True}, kind="dataset", name="unrelated")
+        _trace(tape, "elsewhere")
+    tape.flush()
+
+    written = tape.export(tmp_path / "one", "jsonl", traces=[chosen])
+    everything = tape.export(tmp_path / "all")
+
+    def read(folder: str, view: str, column: str) -> list[str]:
+        path = tmp_path / folder / f"{view}.{'jsonl' if folder == 'one' else 'parquet'}"
+        rows = duckdb.sql(f"SELECT {column} FROM '{path}' ORDER BY ALL").fetchall()
+        return [str(r[0]) for r in rows]
+
+    assert read("one", "runs", "name") == ["nightly", "step"]
+    assert read("one", "artifacts", "name") == ["answers", "questions"]
+    assert sorted(read("one", "artifact_links", "run_id")) == sorted([outer.run_id, inner.run_id])
+    assert written["runs"] == 2 and written["artifacts"] == 2
+    assert read("all", "runs", "name") == ["nightly", "other", "step"]
+    assert everything["artifacts"] == 3 and everything["artifact_links"] == 3
 
 
 def test_export_of_chosen_traces_takes_only_what_links_to_them(

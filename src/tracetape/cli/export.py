@@ -25,7 +25,8 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     """Register the verb."""
     parser = verbs.add_parser(
         "export",
-        help="write traces, spans, scores, blobs and environments as Parquet or JSON lines",
+        help="write traces with their spans, scores, blobs, environments, runs and artifacts "
+        "as Parquet or JSON lines",
     )
     parser.add_argument("--format", choices=export.FORMATS, default="parquet")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")

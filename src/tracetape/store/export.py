@@ -1,11 +1,14 @@
 """Export: selected traces and everything linked to them, one file per public view.
 
-``traces``, ``spans``, ``scores``, ``blobs`` (the payloads the spans refer to) and
-``environments`` (those the spans ran in) go to ``DIR/<view>.parquet`` or
-``DIR/<view>.jsonl`` (one JSON object a line), for DuckDB, pandas, Spark, BigQuery or
-anything else. The columns are the views' own (``scores`` and ``tags`` stay nested in
-Parquet and become JSON arrays in JSON lines). It reads through the public views, so
-spans still in the spool are exported too, while another process records.
+``traces``, ``spans``, ``scores``, ``blobs`` (the payloads the spans refer to),
+``environments`` (those the spans and runs ran in), ``runs`` (those the traces ran in,
+with their parent runs; every run when all traces are exported), ``artifact_links`` (the
+links of those runs and traces) and ``artifacts`` (what those links name) go to
+``DIR/<view>.parquet`` or ``DIR/<view>.jsonl`` (one JSON object a line), for DuckDB,
+pandas, Spark, BigQuery or anything else. The columns are the views' own (``scores`` and
+``tags`` stay nested in Parquet and become JSON arrays in JSON lines). It reads through
+the public views, so spans still in the spool are exported too, while another process
+records.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ Format = Literal["parquet", "jsonl"]
 FORMATS: tuple[Format, ...] = ("parquet", "jsonl")
 
 _SELECTED = "(SELECT trace_id FROM _export_ids)"
+_RUNS = "(SELECT run_id FROM _export_runs)"
+_LINKS = f"(SELECT * FROM artifact_links WHERE run_id IN {_RUNS} OR trace_id IN {_SELECTED})"
 _QUERIES: dict[str, str] = {
     "traces": f"SELECT * FROM traces WHERE trace_id IN {_SELECTED} ORDER BY start_time",
     "spans": (
@@ -36,7 +41,14 @@ _QUERIES: dict[str, str] = {
     ),
     "environments": (
         "SELECT * FROM environments WHERE environment_id IN (SELECT environment_id "
-        f"FROM spans WHERE trace_id IN {_SELECTED}) ORDER BY environment_id"
+        f"FROM spans WHERE trace_id IN {_SELECTED} UNION SELECT environment_id FROM runs "
+        f"WHERE run_id IN {_RUNS}) ORDER BY environment_id"
+    ),
+    "runs": f"SELECT * FROM runs WHERE run_id IN {_RUNS} ORDER BY start_time, run_id",
+    "artifact_links": f"SELECT * FROM {_LINKS} ORDER BY created_at, link_id",
+    "artifacts": (
+        f"SELECT * FROM artifacts WHERE artifact_id IN (SELECT artifact_id FROM {_LINKS}) "
+        "ORDER BY created_at, artifact_id"
     ),
 }
 """File name (a public view) -> the query that selects its rows."""
@@ -46,10 +58,25 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _select_runs(con: duckdb.DuckDBPyConnection, every_run: bool) -> None:
+    """Fill ``_export_runs``: every run, or the selected traces' runs and their parents."""
+    if every_run:
+        con.execute("CREATE OR REPLACE TEMP TABLE _export_runs AS SELECT run_id FROM runs")
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _export_runs AS "
+        "WITH RECURSIVE up(run_id) AS ("
+        f"SELECT DISTINCT run_id FROM spans WHERE trace_id IN {_SELECTED} AND run_id IS NOT NULL "
+        "UNION SELECT r.parent_run_id FROM runs r JOIN up ON r.run_id = up.run_id "
+        "WHERE r.parent_run_id IS NOT NULL) SELECT run_id FROM up"
+    )
+
+
 def _select_ids(con: duckdb.DuckDBPyConnection, trace_ids: Sequence[str] | None) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE _export_ids (trace_id VARCHAR)")
     if trace_ids is None:
         con.execute("INSERT INTO _export_ids SELECT DISTINCT trace_id FROM spans")
+        _select_runs(con, every_run=True)
         return
     wanted = sorted({str(t).strip().lower() for t in trace_ids})
     con.execute(
@@ -61,6 +88,7 @@ def _select_ids(con: duckdb.DuckDBPyConnection, trace_ids: Sequence[str] | None)
     missing = sorted(set(wanted) - {str(r[0]) for r in rows})
     if missing:
         raise NotFoundError(f"no trace {missing[0]!r} on this tape (nothing was exported)")
+    _select_runs(con, every_run=False)
 
 
 def export(
@@ -97,4 +125,5 @@ def export(
             tmp.replace(target)
             written[view] = int(rows[0][0]) if rows else 0
         con.execute("DROP TABLE IF EXISTS _export_ids")
+        con.execute("DROP TABLE IF EXISTS _export_runs")
     return written
