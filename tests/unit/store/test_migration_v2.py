@@ -6,13 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 import tracetape
+from tests.unit.store import old_tapes
 from tracetape.inspect.reader import TapeReader
 from tracetape.store import connection
-from tracetape.store.schema.tables import SCHEMA_VERSION, SPAN_SCHEMA
+from tracetape.store.schema.tables import SCHEMA_VERSION
 
 # Schema version 1 exactly as tracetape created it (frozen here: the code moved on).
 _V1_SPAN_COLUMNS = (
@@ -35,16 +34,13 @@ _V1_DDL = [
     "CREATE VIEW traces AS SELECT trace_id, min(start_time) AS start_time FROM _spans "
     "GROUP BY trace_id",
 ]
-_TRACE = "1" * 32
-_SPOOLED_TRACE = "2" * 32
-_START = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+_TRACE = old_tapes.TRACE
+_SPOOLED_TRACE = old_tapes.SPOOLED_TRACE
+_START = old_tapes.START
 
 
 def _v1_tape(path: Path) -> None:
-    con = duckdb.connect(str(path))
-    for statement in _V1_DDL:
-        con.execute(statement)
-    con.execute("INSERT INTO _meta VALUES ('schema_version', '1'), ('spool', ?)", [str(path)])
+    con = old_tapes.create(path, _V1_DDL, 1)
     con.execute(
         "INSERT INTO _spans (trace_id, span_id, name, kind, start_time, end_time, status, "
         "attributes, environment_id) VALUES (?, 'aaaaaaaaaaaaaaaa', 'v1-root', 'chain', ?, ?, "
@@ -54,25 +50,7 @@ def _v1_tape(path: Path) -> None:
     con.execute("INSERT INTO _blobs VALUES (?, '{\"m\": 1}', 8)", ["c" * 64])
     con.execute("INSERT INTO _environments (environment_id, python) VALUES ('env-1', '3.11')")
     con.close()
-    # A v1 spool: no scores folder, one spans segment not folded yet.
-    spool = path.with_name("tape.spool")
-    (spool / "spans").mkdir(parents=True)
-    # Span segments have the same columns in v1 and v2.
-    segment = pa.Table.from_pylist(
-        [
-            {
-                "trace_id": _SPOOLED_TRACE,
-                "span_id": "bbbbbbbbbbbbbbbb",
-                "name": "v1-spooled",
-                "kind": "chain",
-                "start_time": _START,
-                "end_time": _START,
-                "status": "ok",
-            }
-        ],
-        schema=SPAN_SCHEMA,
-    )
-    pq.write_table(segment, spool / "spans" / "00000000000000000001-1-000001.parquet")
+    old_tapes.spool_one_span(path, "v1-spooled", ("spans",))
 
 
 def test_a_v1_tape_opens_upgrades_to_v2_and_keeps_its_rows(tmp_path: Path) -> None:

@@ -6,13 +6,12 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 import tracetape
+from tests.unit.store import old_tapes
 from tracetape.inspect.reader import TapeReader
 from tracetape.store import connection
-from tracetape.store.schema.tables import SCHEMA_VERSION, SPAN_SCHEMA
+from tracetape.store.schema.tables import SCHEMA_VERSION
 
 # Schema version 2 exactly as tracetape created it (frozen here: the code moved on).
 _SPAN_COLUMNS = (
@@ -40,16 +39,13 @@ _V2_DDL = [
     "CREATE VIEW traces AS SELECT trace_id, min(start_time) AS start_time FROM _spans "
     "GROUP BY trace_id",
 ]
-_TRACE = "1" * 32
-_SPOOLED_TRACE = "2" * 32
-_START = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+_TRACE = old_tapes.TRACE
+_SPOOLED_TRACE = old_tapes.SPOOLED_TRACE
+_START = old_tapes.START
 
 
 def _v2_tape(path: Path) -> None:
-    con = duckdb.connect(str(path))
-    for statement in _V2_DDL:
-        con.execute(statement)
-    con.execute("INSERT INTO _meta VALUES ('schema_version', '2'), ('spool', ?)", [str(path)])
+    con = old_tapes.create(path, _V2_DDL, 2)
     con.execute(
         "INSERT INTO _spans (trace_id, span_id, name, kind, start_time, end_time, status, "
         "environment_id) VALUES (?, 'aaaaaaaaaaaaaaaa', 'v2-root', 'chain', ?, ?, 'ok', 'env-2')",
@@ -65,25 +61,7 @@ def _v2_tape(path: Path) -> None:
         [_TRACE, _START],
     )
     con.close()
-    # A v2 spool: no runs or artifact folders, one spans segment not folded yet.
-    spool = path.with_name("tape.spool")
-    for folder in ("spans", "blobs", "environments", "scores"):
-        (spool / folder).mkdir(parents=True)
-    segment = pa.Table.from_pylist(
-        [
-            {
-                "trace_id": _SPOOLED_TRACE,
-                "span_id": "bbbbbbbbbbbbbbbb",
-                "name": "v2-spooled",
-                "kind": "chain",
-                "start_time": _START,
-                "end_time": _START,
-                "status": "ok",
-            }
-        ],
-        schema=SPAN_SCHEMA,
-    )
-    pq.write_table(segment, spool / "spans" / "00000000000000000001-1-000001.parquet")
+    old_tapes.spool_one_span(path, "v2-spooled", ("spans", "blobs", "environments", "scores"))
 
 
 def test_a_v2_tape_opens_upgrades_to_v3_keeps_its_rows_and_records_runs(tmp_path: Path) -> None:
