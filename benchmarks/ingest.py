@@ -44,7 +44,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 
 from tracetape.spans import semconv
-from tracetape.store import connection
+from tracetape.store import access
 from tracetape.store.arrow import spans_table
 from tracetape.store.exporter import TapeSpanExporter
 from tracetape.store.schema.tables import SPAN_SCHEMA, create_table_sql
@@ -133,7 +133,7 @@ def _batches(items: list[T], size: int) -> list[list[T]]:
 
 def run_tracetape(spans: list[ReadableSpan], batch: int, folder: Path) -> dict[str, float]:
     path = folder / "tape.duckdb"
-    connection.create_or_upgrade(path, timeout=10.0)
+    access.create_or_upgrade(path, timeout=10.0)
     exporter = TapeSpanExporter(path, ENVIRONMENT)
     start = time.perf_counter()
     for chunk in _batches(spans, batch):

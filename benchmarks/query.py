@@ -49,7 +49,7 @@ import numpy as np
 import pyarrow as pa
 
 import tracetape
-from tracetape.store import connection, spool
+from tracetape.store import access, spool
 from tracetape.store.schema.tables import SPAN_SCHEMA
 
 SPANS_PER_TRACE = 50
@@ -146,7 +146,7 @@ def build(path: Path, traces: int, spooled: int, seed: int = 7) -> float:
     tracetape.open(path).close()  # schema, views, spool
     chunk = 2_000
     folded = traces - spooled
-    with connection.writing(path, 60.0) as con:
+    with access.writing(path, 60.0) as con:
         assert con is not None
         for first in range(0, folded, chunk):
             batch = make_spans(first, min(chunk, folded - first), traces, now, seed)
@@ -256,7 +256,7 @@ def measure(path: Path, rounds: int) -> list[tuple[str, float, float, float]]:
     raw.close()
 
     def reopened() -> None:
-        connection.release_reader(path)  # as after a second idle: the next read opens
+        access.release_reader(path)  # as after a second idle: the next read opens
         tape.traces(limit=50)
 
     print(f"first tape.traces(limit=50) after tracetape.open: {first_query:.1f} ms")

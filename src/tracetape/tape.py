@@ -33,7 +33,7 @@ from tracetape.spans.environment import snapshot
 from tracetape.spans.pipeline import DurableBatchProcessor, build_provider, environment_resource
 from tracetape.spans.recorder import Recorder
 from tracetape.spans.run_context import RunStampProcessor
-from tracetape.store import connection, retention, scores
+from tracetape.store import access, retention, scores
 from tracetape.store import export as store_export
 from tracetape.store.exporter import TapeSpanExporter
 
@@ -83,7 +83,7 @@ class Tape:
         self.path = settings.path
         # Another process holding the file must not stop recording: the first fold
         # that gets it creates or upgrades the schema instead.
-        connection.create_or_upgrade(self.path, settings.lock_timeout, defer_if_held=True)
+        access.create_or_upgrade(self.path, settings.lock_timeout, defer_if_held=True)
         self.snapshot = snapshot()
         """This process's environment snapshot (``tape.environment()`` returns it too)."""
         self._exporter = TapeSpanExporter(self.path, self.snapshot)

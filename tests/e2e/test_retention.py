@@ -16,7 +16,7 @@ from opentelemetry import trace as otel_trace
 import tracetape
 from tracetape.cli.main import main
 from tracetape.inspect.reader import TapeReader
-from tracetape.store import connection, fold, spool
+from tracetape.store import access, fold, spool
 from tracetape.tape import Tape
 
 SECRET = "patient Jane Roe, 12 Elm St"
@@ -94,7 +94,7 @@ def test_delete_folds_spans_still_in_the_spool_first(tmp_path: Path, holder: Pat
 def test_a_segment_written_before_the_delete_cannot_bring_rows_back(tape: Tape) -> None:
     secret = _tool_trace(tape, SECRET)
     tape.flush()
-    with connection.writing(tape.path, 5.0) as con:
+    with access.writing(tape.path, 5.0) as con:
         assert con is not None
         late_spans = con.sql("SELECT * FROM _spans").to_arrow_table()
         late_blobs = con.sql("SELECT * FROM _blobs").to_arrow_table()
@@ -108,7 +108,7 @@ def test_a_segment_written_before_the_delete_cannot_bring_rows_back(tape: Tape) 
 
     assert _count(tape, "SELECT count(*) FROM spans") == 0
     assert _count(tape, "SELECT count(*) FROM blobs") == 0
-    with connection.writing(tape.path, 5.0) as con:
+    with access.writing(tape.path, 5.0) as con:
         assert con is not None
         fold.fold_into(con, spool_path.resolve())
         rows = con.execute("SELECT (SELECT count(*) FROM _spans), (SELECT count(*) FROM _blobs)")

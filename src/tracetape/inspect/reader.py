@@ -1,7 +1,7 @@
 """`TapeReader`: read a tape by path without recording into it (what the CLI uses).
 
 Unlike `tracetape.open()` it never creates a file, starts no background thread and
-takes no environment snapshot. Reads go through `connection.reading`: a read-only
+takes no environment snapshot. Reads go through `access.reading`: a read-only
 connection kept between back-to-back queries and released after a second idle (waiting
 up to ``lock_timeout`` to open while another process holds the file).
 """
@@ -24,7 +24,7 @@ from tracetape.inspect.frames import TraceFilter
 from tracetape.inspect.render.plot import Plot
 from tracetape.inspect.span import SpanNode
 from tracetape.inspect.trace import Trace
-from tracetape.store import connection
+from tracetape.store import access
 
 Params = Sequence[Any] | dict[str, Any] | None
 _TRACE_ID_CHARS = 32
@@ -40,7 +40,7 @@ def _arrow(con: duckdb.DuckDBPyConnection, query: str, params: Params) -> pa.Tab
 
 def query_frame(path: Path, lock_timeout: float, query: str, params: Params) -> pd.DataFrame:
     """One read-only query over the public views of the tape at ``path`` as a DataFrame."""
-    with connection.reading(path, lock_timeout) as con:
+    with access.reading(path, lock_timeout) as con:
         return _arrow(con, query, params).to_pandas()
 
 
@@ -66,7 +66,7 @@ class TapeReader:
     def arrow(self, query: str, params: Params = None) -> pa.Table:
         """Run SQL over the public views; the result as a pyarrow Table."""
         self._check()
-        with connection.reading(self.path, self.lock_timeout) as con:
+        with access.reading(self.path, self.lock_timeout) as con:
             return _arrow(con, query, params)
 
     def sql(self, query: str, params: Params = None) -> pd.DataFrame:
@@ -87,7 +87,7 @@ class TapeReader:
         if errors_only:
             flt = dataclasses.replace(flt, errors_only=True)
         self._check()
-        with connection.reading(self.path, self.lock_timeout) as con:
+        with access.reading(self.path, self.lock_timeout) as con:
             page = _arrow(con, *frames.page_sql(flt, limit))
             return _arrow(con, *frames.rows_sql(page))
 
@@ -104,7 +104,7 @@ class TapeReader:
         too when ``bucket`` is given ("auto" picks one from the range)."""
         self._check()
         window: dict[str, Any] = {"since": since, "until": until, "name": name}
-        with connection.reading(self.path, self.lock_timeout) as con:
+        with access.reading(self.path, self.lock_timeout) as con:
             if bucket is None:
                 return _arrow(con, *analytics.stats_sql(by, **window))
             width = self._bucket(con, by, window, bucket)
@@ -125,7 +125,7 @@ class TapeReader:
         input and output tokens per model."""
         self._check()
         window: dict[str, Any] = {"since": since, "until": until, "name": name}
-        with connection.reading(self.path, self.lock_timeout) as con:
+        with access.reading(self.path, self.lock_timeout) as con:
             if metric == "tokens":
                 return analytics.tokens_plot(_arrow(con, *analytics.stats_sql("model", **window)))
             if metric != "latency":

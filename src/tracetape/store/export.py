@@ -20,7 +20,7 @@ from typing import Literal
 import duckdb
 
 from tracetape.errors import NotFoundError, TapeError
-from tracetape.store import connection
+from tracetape.store import access
 from tracetape.store.schema.views import blob_refs
 
 Format = Literal["parquet", "jsonl"]
@@ -116,7 +116,7 @@ def export(
     dest.mkdir(parents=True, exist_ok=True)
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT json"
     written: dict[str, int] = {}
-    with connection.reading(path, timeout) as con:
+    with access.reading(path, timeout) as con:
         _select_ids(con, trace_ids)
         for view, query in _QUERIES.items():
             target = dest / f"{view}.{fmt}"

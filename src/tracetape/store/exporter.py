@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracetape.errors import TapeError
-from tracetape.store import connection, fold, spool
+from tracetape.store import access, connection, fold, spool
 from tracetape.store.arrow import environment_table, spans_table
 
 logger = logging.getLogger("tracetape")
@@ -94,7 +94,7 @@ class TapeSpanExporter(SpanExporter):
         """
         with self._fold_lock:
             self._last_fold = time.monotonic()
-            with connection.writing(self.path, timeout) as con:
+            with access.writing(self.path, timeout) as con:
                 if con is None:
                     return 0
                 connection.ensure_current(con, self.spool)

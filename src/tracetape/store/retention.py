@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from tracetape.errors import NotFoundError, TapeError
-from tracetape.store import connection, fold, spool
+from tracetape.store import access, connection, fold, spool
 from tracetape.store.schema.views import blob_refs, view_ddl
 
 
@@ -190,7 +190,7 @@ def delete(
         raise TapeError(f"no tape at {path}")
     spool_path = spool.spool_dir(path).resolve()
     spool.ensure(spool_path)
-    with connection.writing(path, timeout) as con:
+    with access.writing(path, timeout) as con:
         assert con is not None  # a timeout was given: it waits or raises
         connection.ensure_current(con, spool_path)
         fold.fold_into(con, spool_path)

@@ -21,7 +21,7 @@ import pyarrow as pa
 from opentelemetry import trace as otel_trace
 
 from tracetape.errors import NotFoundError, TapeError
-from tracetape.store import connection, spool
+from tracetape.store import access, spool
 from tracetape.store.schema.tables import SCORE_SCHEMA
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
@@ -126,7 +126,7 @@ def resolve(tape_path: Path, timeout: float, target_id: object) -> Target:
         return found
     if not tape_path.is_file():
         raise TapeError(f"no tape at {tape_path}")
-    with connection.reading(tape_path, timeout) as con:
+    with access.reading(tape_path, timeout) as con:
         # fetchall: a cached read connection must not keep an unfinished result.
         rows = con.execute(
             f"SELECT trace_id FROM spans WHERE {column} = ? LIMIT 1", [ident]

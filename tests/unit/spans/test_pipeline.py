@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from tracetape.spans.content import ContentStore
 from tracetape.spans.pipeline import DurableBatchProcessor, build_provider
-from tracetape.store import connection, spool
+from tracetape.store import access, spool
 from tracetape.store.exporter import TapeSpanExporter
 
 ENVIRONMENT = {"environment_id": "env-0123456789abcdef", "python": {"version": "3"}}
@@ -23,7 +23,7 @@ ENVIRONMENT = {"environment_id": "env-0123456789abcdef", "python": {"version": "
 @pytest.fixture
 def exporter(tmp_path: Path) -> TapeSpanExporter:
     path = tmp_path / "tape.duckdb"
-    connection.create_or_upgrade(path, timeout=5.0)
+    access.create_or_upgrade(path, timeout=5.0)
     return TapeSpanExporter(path, ENVIRONMENT)
 
 
@@ -51,7 +51,7 @@ def _end_spans(provider: TracerProvider, n: int) -> None:
 
 
 def _rows(exporter: TapeSpanExporter) -> list[str]:
-    with connection.reading(exporter.path, timeout=5.0) as con:
+    with access.reading(exporter.path, timeout=5.0) as con:
         return [row[0] for row in con.execute("SELECT name FROM spans").fetchall()]
 
 
@@ -110,7 +110,7 @@ def test_a_write_interrupted_by_ctrl_c_keeps_its_batch(
     tmp_path: Path, stopped: list[DurableBatchProcessor]
 ) -> None:
     path = tmp_path / "tape.duckdb"
-    connection.create_or_upgrade(path, timeout=5.0)
+    access.create_or_upgrade(path, timeout=5.0)
     exporter = _InterruptedOnce(path, ENVIRONMENT)
     processor, provider = _pipeline(exporter, max_queue=16, batch_size=8)
     stopped.append(processor)

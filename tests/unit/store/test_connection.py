@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 import tracetape
-from tracetape.store import connection, spool
+from tracetape.store import access, connection, spool
 from tracetape.store.schema.tables import SCHEMA_VERSION
 
 
@@ -58,7 +58,7 @@ def test_a_newer_schema_is_refused_on_open_and_on_read(tmp_path: Path) -> None:
 
     with pytest.raises(tracetape.SchemaVersionError, match="Upgrade tracetape"):
         tracetape.open(path)
-    with pytest.raises(tracetape.SchemaVersionError), connection.reading(path, timeout=1.0):
+    with pytest.raises(tracetape.SchemaVersionError), access.reading(path, timeout=1.0):
         pass
     assert _version(path) == SCHEMA_VERSION + 1
 

@@ -13,7 +13,7 @@ import pytest
 
 import tracetape
 from tracetape.errors import TapeError
-from tracetape.store import connection
+from tracetape.store import access
 
 
 def _record(path: Path, *names: str) -> None:
@@ -25,7 +25,7 @@ def _record(path: Path, *names: str) -> None:
 
 
 def _names(path: Path) -> list[str]:
-    with connection.reading(path, 5.0) as con:
+    with access.reading(path, 5.0) as con:
         return sorted(str(row[0]) for row in con.sql("SELECT name FROM spans").fetchall())
 
 
@@ -37,22 +37,22 @@ def path(tmp_path: Path) -> Path:
 
 
 def test_back_to_back_reads_share_one_connection(path: Path) -> None:
-    with connection.reading(path, 5.0) as first:
+    with access.reading(path, 5.0) as first:
         first.sql("SELECT count(*) FROM spans").fetchall()
-    with connection.reading(path, 5.0) as second:
+    with access.reading(path, 5.0) as second:
         assert second is first
-    connection.release_reader(path)
-    with connection.reading(path, 5.0) as third:
+    access.release_reader(path)
+    with access.reading(path, 5.0) as third:
         assert third is not first
 
 
 def test_an_idle_reader_is_closed_and_the_file_is_free(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(connection, "READ_IDLE_SECONDS", 0.05)
+    monkeypatch.setattr(access, "READ_IDLE_SECONDS", 0.05)
     assert _names(path) == ["first"]
     deadline = time.monotonic() + 10
-    while connection._readers.readers and time.monotonic() < deadline:  # pyright: ignore[reportPrivateUsage]
+    while access._readers.readers and time.monotonic() < deadline:  # pyright: ignore[reportPrivateUsage]
         time.sleep(0.02)
     # Another process can now take the file for a fold.
     held = subprocess.run(
@@ -67,7 +67,7 @@ def test_an_idle_reader_is_closed_and_the_file_is_free(
 
 def test_this_process_writing_closes_its_reader_first(path: Path) -> None:
     assert _names(path) == ["first"]
-    with connection.writing(path, None) as con:
+    with access.writing(path, None) as con:
         assert con is not None  # not refused for our own cached read-only connection
     tape = tracetape.open(path)
     with tracetape.span("second"):
@@ -93,7 +93,7 @@ def test_spans_another_process_records_show_on_the_next_query(path: Path) -> Non
 
 
 def test_views_read_a_listed_snapshot_of_the_spool_not_a_glob(path: Path) -> None:
-    with connection.reading(path, 5.0) as con:
+    with access.reading(path, 5.0) as con:
         sql = con.sql(
             "SELECT sql FROM duckdb_views() WHERE view_name = 'spans' AND temporary"
         ).fetchall()
@@ -109,7 +109,7 @@ def test_a_deleted_tape_is_reported_and_a_replaced_one_is_read_anew(
     _record(other, "other")
     assert _names(path) == ["first"]
     os.replace(other, path)
-    shutil.rmtree(connection.spool_mod.spool_dir(path))
+    shutil.rmtree(access.spool_mod.spool_dir(path))
     assert _names(path) == ["other"]
     path.unlink()
     with pytest.raises(TapeError, match="no tape"):
