@@ -1,0 +1,172 @@
+"""Artifacts and documents read from what spans already record (nothing extra is
+recorded for lineage, so it costs the recording path nothing).
+
+* A **prompt artifact** is a prompt template version: its id is the template's content
+  hash that every prompt span carries (``tracetape.prompt.hash``, already
+  ``sha256:...``), its name the prompt span's name (the template class, or the run name
+  the user gave it).
+* A **model artifact** is a model as far as the recording can tell versions apart: its
+  id is ``sha256:`` of the canonical JSON of the provider, requested model, responded
+  model, system fingerprint and model class an llm span carries (`model_identity`), so
+  a provider that silently moves ``gpt-4o`` to a new snapshot (a new responded model or
+  fingerprint) is a new model artifact.
+* **Retrieved documents** are read from the retriever span's displayed documents, or,
+  when those were cut to the display limit, from the whole payload kept for replay
+  (LangChain's ``dumpd`` form or LlamaIndex's ``to_dict``); their text is hashed like a
+  dataset's members (`tracetape.store.artifact_hash.member_hash`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tracetape.spans import semconv
+from tracetape.store.artifact_hash import canonical_json, member_hash
+
+MODEL_KEYS: tuple[tuple[str, str], ...] = (
+    ("provider", semconv.PROVIDER_NAME),
+    ("request_model", semconv.REQUEST_MODEL),
+    ("response_model", semconv.RESPONSE_MODEL),
+    ("system_fingerprint", semconv.MODEL_SYSTEM_FINGERPRINT),
+    ("model_class", semconv.MODEL_CLASS),
+)
+"""The version signals that make a model artifact, by their name in its identity."""
+
+PARAM_PREFIX = "gen_ai.request."
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document a retriever returned, as lineage matches it."""
+
+    content_sha256: str | None
+    id: str | None
+    ref_doc_id: str | None = None
+    text: str | None = None
+
+
+def truncated(value: Any) -> bool:
+    """True for an attribute value cut to the display limit (`spans.encode.limit_json`)."""
+    return isinstance(value, Mapping) and bool(value.get("tracetape.truncated"))  # pyright: ignore[reportUnknownMemberType]
+
+
+def model_identity(attrs: Mapping[str, Any]) -> dict[str, str] | None:
+    """The version signals of an llm span as a dict (only those recorded); None if none."""
+    found = {name: str(attrs[key]) for name, key in MODEL_KEYS if attrs.get(key) not in (None, "")}
+    return found or None
+
+
+def model_artifact_id(identity: Mapping[str, str]) -> str:
+    """``sha256:`` of the canonical JSON of a model identity.
+
+    Example:
+        >>> model_artifact_id({"provider": "openai", "request_model": "gpt-4o"})[:7]
+        'sha256:'
+    """
+    return "sha256:" + hashlib.sha256(canonical_json(dict(identity))).hexdigest()
+
+
+def model_name(identity: Mapping[str, str]) -> str:
+    """What a model artifact is called: the responded model, else the requested one,
+    else its class (``provider/model`` when the provider is known)."""
+    model = (
+        identity.get("response_model")
+        or identity.get("request_model")
+        or identity.get("model_class", "model").rsplit(".", 1)[-1]
+    )
+    provider = identity.get("provider")
+    return f"{provider}/{model}" if provider else model
+
+
+def request_params(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling parameters of a model call (``gen_ai.request.*`` but the model)."""
+    return {
+        key.removeprefix(PARAM_PREFIX): value
+        for key, value in attrs.items()
+        if key.startswith(PARAM_PREFIX) and key != semconv.REQUEST_MODEL
+    }
+
+
+def _text_of(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _document(content: Any, doc_id: Any, ref: Any = None) -> Document:
+    text = _text_of(content)
+    return Document(
+        content_sha256=member_hash(text) if text is not None else None,
+        id=str(doc_id) if doc_id not in (None, "") else None,
+        ref_doc_id=str(ref) if ref not in (None, "") else None,
+        text=text,
+    )
+
+
+def displayed_documents(value: Any) -> list[Document] | None:
+    """Documents from ``gen_ai.retrieval.documents``; None when absent or cut."""
+    if not isinstance(value, list):
+        return None
+    docs: list[Document] = []
+    for item in value:  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(item, Mapping):
+            docs.append(_document(item.get("content"), item.get("id"), item.get("ref_doc_id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    return docs
+
+
+def payload_documents(payload: Any) -> list[Document]:
+    """Documents from a retriever's whole payload: LangChain ``dumpd`` Documents
+    (``kwargs.page_content``) or LlamaIndex ``NodeWithScore.to_dict`` (``node.text``)."""
+    docs: list[Document] = []
+    for item in payload if isinstance(payload, list) else []:  # pyright: ignore[reportUnknownVariableType]
+        if not isinstance(item, Mapping):
+            continue
+        kwargs = item.get("kwargs")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        if isinstance(kwargs, Mapping):
+            docs.append(_document(kwargs.get("page_content"), kwargs.get("id")))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+            continue
+        node = item.get("node", item)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        if isinstance(node, Mapping):
+            relations = node.get("relationships")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            source = relations.get("1") if isinstance(relations, Mapping) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            ref = source.get("node_id") if isinstance(source, Mapping) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            docs.append(_document(node.get("text"), node.get("id_"), ref))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    return docs
+
+
+def id_documents(attrs: Mapping[str, Any]) -> list[Document]:
+    """Documents known by id only (content capture off)."""
+    ids = attrs.get(semconv.RETRIEVER_DOCUMENT_IDS)
+    return [_document(None, i) for i in ids] if isinstance(ids, list) else []  # pyright: ignore[reportUnknownVariableType]
+
+
+def payload_hashes(attrs: Mapping[str, Any]) -> list[str]:
+    """The blob hashes of a span's whole output payload (``tracetape.replay.output``)."""
+    value = attrs.get(semconv.REPLAY_OUTPUT)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []  # pyright: ignore[reportUnknownVariableType]
+
+
+def message_texts(value: Any) -> list[str]:
+    """Every text in a recorded message list (semconv ``parts[].content``) or string."""
+    if isinstance(value, str):
+        return [value]
+    out: list[str] = []
+    if isinstance(value, Mapping):
+        if truncated(value):
+            return out
+        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+            if key == "content" and isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, list | Mapping):
+                out.extend(message_texts(item))
+    elif isinstance(value, list):
+        for item in value:  # pyright: ignore[reportUnknownVariableType]
+            out.extend(message_texts(item))
+    return out

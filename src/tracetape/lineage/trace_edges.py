@@ -1,0 +1,198 @@
+"""Edges inside one trace and from its spans to the artifacts they used.
+
+* prompt artifact -> prompt span (``template``): the span's template version.
+* model artifact -> llm span (``model``): the model that answered, with the call's
+  sampling parameters on the edge.
+* dataset artifact -> retriever span (``retrieved_from``): the span returned documents
+  the dataset holds. A document matches by the hash of its text (``match: content``),
+  else by the id of the document it was cut from (LlamaIndex ``ref_doc_id``), else, when
+  no text was recorded (content capture off), by its own id.
+* prompt span -> llm span (``prompt``): the rendered prompt's texts all appear in the
+  model's input messages; of several such prompts the latest to end before the call.
+* retriever span -> llm span (``context``): a returned document's text appears in the
+  model's input (directly, or through a tool message).
+
+When the texts were not recorded or were cut to the display limit, the last two fall
+back to order (``match: order``): the latest prompt span that ended before the call, and
+every retriever span that did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tracetape.lineage import derived
+from tracetape.lineage.derived import Document
+from tracetape.lineage.graph import Graph, Node
+from tracetape.spans import semconv
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A logged artifact with members: its documents' text hashes and ids."""
+
+    artifact_id: str
+    hashes: frozenset[str]
+    ids: frozenset[str]
+
+    def match(self, doc: Document) -> str | None:
+        """How ``doc`` matches this dataset (see the module docstring), or None."""
+        if doc.content_sha256 is not None and doc.content_sha256 in self.hashes:
+            return "content"
+        if doc.ref_doc_id is not None and doc.ref_doc_id in self.ids:
+            return "ref_doc_id"
+        if doc.content_sha256 is None and doc.id is not None and doc.id in self.ids:
+            return "id"
+        return None
+
+
+def dataset_from_blob(artifact_id: str, content: Mapping[str, Any]) -> Dataset:
+    """A `Dataset` from its members blob (`tracetape.store.artifacts`)."""
+    hashes = content.get("content_sha256") or []
+    ids = content.get("ids") or []
+    return Dataset(
+        artifact_id,
+        frozenset(h for h in hashes if isinstance(h, str)),
+        frozenset(i for i in ids if isinstance(i, str)),
+    )
+
+
+def retrieved(attrs: Mapping[str, Any], blobs: Mapping[str, Any]) -> list[Document]:
+    """The documents a retriever span returned (displayed, else whole, else ids)."""
+    shown = derived.displayed_documents(attrs.get(semconv.RETRIEVAL_DOCUMENTS))
+    if shown is not None:
+        return shown
+    for digest in derived.payload_hashes(attrs):
+        if digest in blobs:
+            return derived.payload_documents(blobs[digest])
+    return derived.id_documents(attrs)
+
+
+def needs_payload(attrs: Mapping[str, Any]) -> list[str]:
+    """Blob hashes to read for a retriever span whose displayed documents were cut."""
+    if derived.displayed_documents(attrs.get(semconv.RETRIEVAL_DOCUMENTS)) is not None:
+        return []
+    return derived.payload_hashes(attrs)
+
+
+def dataset_matches(docs: Sequence[Document], datasets: Sequence[Dataset]) -> dict[str, Any]:
+    """artifact id -> {"documents": [...], "match": how} for every dataset hit."""
+    hits: dict[str, Any] = {}
+    for dataset in datasets:
+        matched = [(d, how) for d in docs if (how := dataset.match(d)) is not None]
+        if matched:
+            hits[dataset.artifact_id] = {
+                "documents": [d.id or (d.content_sha256 or "")[:12] for d, _ in matched],
+                "match": sorted({how for _, how in matched}),
+            }
+    return hits
+
+
+def _ended_before(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> bool:
+    end: dt.datetime | None = earlier["end_time"]
+    start: dt.datetime | None = later["start_time"]
+    return end is not None and start is not None and end <= start
+
+
+def _contains(haystack: Sequence[str], needle: str) -> bool:
+    return bool(needle) and any(needle in text for text in haystack)
+
+
+def _texts(attrs: Mapping[str, Any], key: str) -> list[str] | None:
+    value = attrs.get(key)
+    if value is None or derived.truncated(value):
+        return None
+    return [t for t in derived.message_texts(value) if t]
+
+
+def _prompt_edges(
+    graph: Graph, llm: Mapping[str, Any], prompts: Sequence[Mapping[str, Any]]
+) -> None:
+    before = [p for p in prompts if _ended_before(p, llm)]
+    inputs = _texts(llm["attributes"], semconv.INPUT_MESSAGES)
+    matched: list[Mapping[str, Any]] = []
+    for prompt in before:
+        rendered = _texts(prompt["attributes"], semconv.OUTPUT)
+        if inputs is None or not rendered:
+            continue
+        if all(_contains(inputs, text) for text in rendered):
+            matched.append(prompt)
+    how = "content"
+    if not matched and before and (inputs is None or all(
+        not _texts(p["attributes"], semconv.OUTPUT) for p in before
+    )):  # fmt: skip
+        matched, how = before, "order"
+    if matched:
+        chosen = max(matched, key=lambda p: (p["end_time"], p["span_id"]))
+        graph.add_edge(chosen["span_id"], llm["span_id"], "prompt", match=how)
+
+
+def _context_edges(
+    graph: Graph,
+    llm: Mapping[str, Any],
+    retrievers: Sequence[tuple[Mapping[str, Any], list[Document]]],
+) -> None:
+    inputs = _texts(llm["attributes"], semconv.INPUT_MESSAGES)
+    for retriever, docs in retrievers:
+        if not _ended_before(retriever, llm):
+            continue
+        texts = [d.text for d in docs if d.text]
+        if inputs is None or not texts:
+            graph.add_edge(retriever["span_id"], llm["span_id"], "context", match="order")
+            continue
+        used = [
+            d.id or (d.content_sha256 or "")[:12]
+            for d in docs
+            if d.text and _contains(inputs, d.text)
+        ]
+        if used:
+            graph.add_edge(
+                retriever["span_id"], llm["span_id"], "context", match="content", documents=used
+            )
+
+
+def add_artifact_uses(graph: Graph, span: Mapping[str, Any]) -> None:
+    """The prompt or model artifact a span used, as a node and an edge."""
+    attrs: Mapping[str, Any] = span["attributes"]
+    if span["kind"] == "prompt" and isinstance(attrs.get(semconv.PROMPT_HASH), str):
+        prompt_id = str(attrs[semconv.PROMPT_HASH])
+        name = str(attrs.get(semconv.LANGCHAIN_RUN_NAME) or span["name"])
+        info = {
+            k.removeprefix("tracetape.prompt."): attrs[k]
+            for k in (semconv.PROMPT_CLASS, semconv.PROMPT_FORMAT, semconv.PROMPT_TEMPLATE)
+            if k in attrs
+        }
+        graph.add_node(Node(prompt_id, "artifact", "prompt", name, attributes=info))
+        graph.add_edge(prompt_id, span["span_id"], "template")
+    if span["kind"] == "llm":
+        identity = derived.model_identity(attrs)
+        if identity is not None:
+            model_id = derived.model_artifact_id(identity)
+            name = derived.model_name(identity)
+            graph.add_node(Node(model_id, "artifact", "model", name, attributes=dict(identity)))
+            graph.add_edge(model_id, span["span_id"], "model", **derived.request_params(attrs))
+
+
+def add_trace(
+    graph: Graph,
+    spans: Sequence[Mapping[str, Any]],
+    datasets: Sequence[Dataset],
+    blobs: Mapping[str, Any],
+) -> None:
+    """Every node and edge of one trace's spans (in start order) but the containment."""
+    prompts = [s for s in spans if s["kind"] == "prompt"]
+    retrievers: list[tuple[Mapping[str, Any], list[Document]]] = []
+    for span in spans:
+        add_artifact_uses(graph, span)
+        if span["kind"] == "retriever":
+            docs = retrieved(span["attributes"], blobs)
+            retrievers.append((span, docs))
+            for artifact_id, hit in dataset_matches(docs, datasets).items():
+                graph.add_edge(artifact_id, span["span_id"], "retrieved_from", **hit)
+    for span in spans:
+        if span["kind"] == "llm":
+            _prompt_edges(graph, span, prompts)
+            _context_edges(graph, span, retrievers)

@@ -1,0 +1,75 @@
+"""A lineage as a tree for the terminal: the focus, then what it came from (upstream)
+and what came of it (downstream), one line per node with the relation that links it.
+
+A node reached twice is printed once in full; later it shows as ``… (above)``.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.text import Text
+from rich.tree import Tree
+
+from tracetape.lineage.result import label, short_id
+
+if TYPE_CHECKING:
+    from tracetape.lineage.result import Lineage
+
+STYLES: dict[str, str] = {
+    "span": "cyan",
+    "trace": "bold",
+    "run": "bold magenta",
+    "artifact": "green",
+    "environment": "dim",
+}
+
+
+def _line(lineage: Lineage, node_id: str, relation: str | None) -> Text:
+    node = lineage.graph_nodes.get(node_id)
+    text = Text()
+    if relation:
+        text.append(f"{relation}: ", style="dim italic")
+    if node is None:
+        text.append(node_id)
+        return text
+    text.append(label(node), style=STYLES.get(node.kind, ""))
+    text.append(f"  {short_id(node_id)}", style="dim")
+    return text
+
+
+def _grow(lineage: Lineage, branch: Tree, node_id: str, up: bool, shown: set[str]) -> None:
+    keys = [k for k in lineage.graph_edges if (k[1] if up else k[0]) == node_id]
+    for source, target, relation in sorted(keys):
+        other = source if up else target
+        line = _line(lineage, other, relation)
+        if other in shown:
+            branch.add(line.append(" … (above)", style="dim"))
+            continue
+        shown.add(other)
+        _grow(lineage, branch.add(line), other, up, shown)
+
+
+def render_tree(lineage: Lineage) -> Tree:
+    """The rich tree of ``lineage`` (see the module docstring)."""
+    root = Tree(_line(lineage, lineage.focus, None))
+    for up, title in (
+        (True, "upstream: what it came from"),
+        (False, "downstream: what came of it"),
+    ):
+        branch = root.add(Text(title, style="bold"))
+        _grow(lineage, branch, lineage.focus, up, {lineage.focus})
+        if not branch.children:
+            branch.add(Text("nothing", style="dim"))
+    return root
+
+
+def plain_text(lineage: Lineage, width: int = 120) -> str:
+    """The tree as plain text (no colour), for a notebook's text fallback and logs."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(
+        render_tree(lineage)
+    )
+    return buffer.getvalue()
