@@ -103,7 +103,8 @@ def test_lineage_from_the_trace_reaches_the_dataset_and_the_environment(tape: Ta
     assert lin.focus == rec.trace_id
     nodes = lin.nodes.set_index("node_id")
     upstream = set(lin.upstream())
-    assert {rec.dataset.artifact_id, rec.retriever, rec.llm, rec.prompt, rec.prompt_hash} <= upstream
+    expected = {rec.dataset.artifact_id, rec.retriever, rec.llm, rec.prompt, rec.prompt_hash}
+    assert expected <= upstream
     env = tape.snapshot["environment_id"]
     assert nodes.loc[env, "kind"] == "environment"
     assert (env, "environment", "environment", "trace", rec.trace_id) in flows(lin)
