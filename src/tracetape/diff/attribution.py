@@ -1,0 +1,84 @@
+"""Group effects under the causes that plausibly produced them.
+
+The rule, in order, for an effect found at step position *p* of aligned trace *t*:
+
+1. **Same step.** A cause found at the same step owns it: other documents under the
+   retriever config change of that retrieval, a model call's other output under that
+   call's model swap, a prompt's other rendering under its template edit.
+2. **Earliest upstream.** Otherwise the earliest cause found before *p* in the same
+   trace owns it: from the first point where the two runs were set up differently,
+   everything later may be its consequence (so a final output goes under the earliest
+   step cause, not under the latest one).
+3. **Environment.** Otherwise, if the environment differs, the environment changes
+   (together: which package did it cannot be told from the recording).
+4. **Unexplained.** Otherwise no recorded cause explains it (a model that answered the
+   same request differently, a tool whose world changed): a group with no cause.
+
+Effects of the run as a whole (its status) go under the earliest step cause of any
+trace; a trace only one run has, under the environment or unexplained. The same cause
+found in several steps or traces (one prompt edit seen in every question of an eval
+run) is one cause. Causes keep pipeline order: environment first, then by where each
+was first found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tracetape.diff.changes import Change, Group, TraceChange
+from tracetape.diff.traces import Located
+
+
+def _distinct(causes: Sequence[Located]) -> list[tuple[Change, list[Located]]]:
+    # Keyed by repr: a change may hold lists (stop sequences, GPUs), so is not hashable.
+    merged: dict[str, tuple[Change, list[Located]]] = {}
+    for found in sorted(causes, key=lambda c: (c.trace or 0, c.position)):
+        merged.setdefault(repr(found.change), (found.change, []))[1].append(found)
+    return list(merged.values())
+
+
+def _owner(effect: Located, causes: list[tuple[Change, list[Located]]]) -> int | None:
+    """The index of the cause that owns ``effect``, if any."""
+    if isinstance(effect.change, TraceChange):
+        return None
+    if effect.trace is None:  # the run as a whole
+        return 0 if causes else None
+    same = [
+        i
+        for i, (_, where) in enumerate(causes)
+        if any(w.trace == effect.trace and w.position == effect.position for w in where)
+    ]
+    if same:
+        return same[0]
+    upstream = [
+        (w.position, i)
+        for i, (_, where) in enumerate(causes)
+        for w in where
+        if w.trace == effect.trace and w.position < effect.position
+    ]
+    return min(upstream)[1] if upstream else None
+
+
+def attribute(
+    environment: Sequence[Change], causes: Sequence[Located], effects: Sequence[Located]
+) -> tuple[Group, ...]:
+    """Groups of causes with their effects, in pipeline order; unexplained effects last."""
+    distinct = _distinct(causes)
+    owned: list[list[Change]] = [[] for _ in distinct]
+    from_environment: list[Change] = []
+    unexplained: list[Change] = []
+    for effect in effects:
+        owner = _owner(effect, distinct)
+        if owner is not None:
+            owned[owner].append(effect.change)
+        elif environment:
+            from_environment.append(effect.change)
+        else:
+            unexplained.append(effect.change)
+    groups: list[Group] = []
+    if environment:
+        groups.append(Group(tuple(environment), tuple(from_environment)))
+    groups.extend(Group((cause,), tuple(owned[i])) for i, (cause, _) in enumerate(distinct))
+    if unexplained:
+        groups.append(Group((), tuple(unexplained)))
+    return tuple(groups)

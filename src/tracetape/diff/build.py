@@ -1,0 +1,102 @@
+"""Build a `Diff` from two sides: environment, traces aligned, steps compared,
+effects attributed to causes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tracetape.diff.align import align
+from tracetape.diff.attribution import attribute
+from tracetape.diff.changes import (
+    Change,
+    EnvironmentChange,
+    ErrorChange,
+    MetricChange,
+    ParamChange,
+    TraceChange,
+)
+from tracetape.diff.environment import environment_changes, flatten
+from tracetape.diff.result import Diff
+from tracetape.diff.sides import Query, Side, read_pair
+from tracetape.diff.traces import FINAL, Found, Located, compare_traces, totals
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a diff needs from its tape (given by `Tape`, the composition root)."""
+
+    query: Query
+    """SQL over the public views, returning a pyarrow Table."""
+    flush: Callable[[], object] = lambda: None
+    """Makes what was recorded so far visible (a tape's ``flush``)."""
+
+
+def _environment(a: Side, b: Side) -> list[Change]:
+    if a.environment_id == b.environment_id:
+        return []
+    if a.snapshot is None or b.snapshot is None:  # ids differ, contents unknown
+        only_ids = EnvironmentChange(
+            field="environment_id", value_a=a.environment_id, value_b=b.environment_id
+        )
+        return [only_ids]
+    return environment_changes(a.snapshot, b.snapshot)
+
+
+def _compare_runs(a: Side, b: Side, found: Found) -> None:
+    pairs = (
+        [(a.traces[0], b.traces[0])]
+        if a.what == "trace"
+        else align(a.traces, b.traces, lambda t: t.name)
+    )
+    several = len(pairs) > 1
+    for index, (x, y) in enumerate(pairs):
+        if x is None or y is None:
+            trace = x or y
+            assert trace is not None  # align never pairs two Nones
+            side = "a" if y is None else "b"
+            only = TraceChange(name=trace.name, trace_id=trace.trace_id, only_in=side)
+            found.effects.append(Located(only, index, -1))
+            continue
+        compare_traces(x, y, index, f"t{index + 1} " if several else "", found)
+    found.metrics.extend(totals(list(a.traces), list(b.traces)))
+    if a.what == "run":
+        if a.error != b.error:
+            error = ErrorChange(step="run", error_a=a.error, error_b=b.error)
+            found.effects.append(Located(error, None, FINAL))
+        if a.duration_ms != b.duration_ms:
+            duration = MetricChange(
+                step="run", metric="duration_ms", value_a=a.duration_ms, value_b=b.duration_ms
+            )
+            found.metrics.append(duration)
+
+
+def _params(a: Side, b: Side) -> tuple[ParamChange, ...]:
+    pa_, pb = flatten(a.params), flatten(b.params)
+    return tuple(
+        ParamChange(key=key, value_a=pa_.get(key), value_b=pb.get(key))
+        for key in sorted(set(pa_) | set(pb))
+        if pa_.get(key) != pb.get(key)
+    )
+
+
+def build(a: Side, b: Side) -> Diff:
+    """The `Diff` of two sides of one kind."""
+    found = Found()
+    if a.what != "environment":
+        _compare_runs(a, b, found)
+    groups = attribute(_environment(a, b), found.causes, found.effects)
+    return Diff(
+        a=a.id, b=b.id, what=a.what, groups=groups, declared=_params(a, b),
+        metrics=tuple(found.metrics), names=(a.name, b.name),
+    )  # fmt: skip
+
+
+def diff(source: Source, a: str, b: str) -> Diff:
+    """Diff two traces, two runs or two environments of the tape behind ``source``.
+
+    Raises `DiffError` for ids of different kinds, `NotFoundError` for unknown ones.
+    """
+    source.flush()
+    side_a, side_b = read_pair(source.query, a, b)
+    return build(side_a, side_b)

@@ -1,0 +1,50 @@
+"""Compare two environment snapshots (see `tracetape.spans.environment`).
+
+Packages are compared by name (added, removed, other version); every other field of
+the snapshot (``python.version``, ``platform.release``, ``git.commit``,
+``git.dirty_hash``, ``container.image``, ``hardware.gpus``, ...) by its dotted path, so
+a field a later snapshot adds is compared without a change here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tracetape.diff.changes import Change, EnvironmentChange, PackageChange
+
+_NOT_COMPARED = frozenset({"environment_id", "packages", "taken_at"})
+
+
+def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one dict of dotted keys; lists stay values."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        if isinstance(item, Mapping) and item:
+            out.update(flatten(item, path + "."))
+        else:
+            out[path] = item
+    return out
+
+
+def package_changes(a: Mapping[str, str], b: Mapping[str, str]) -> list[PackageChange]:
+    """Distributions added, removed or at another version, sorted by name."""
+    return [
+        PackageChange(name=name, version_a=a.get(name), version_b=b.get(name))
+        for name in sorted(set(a) | set(b))
+        if a.get(name) != b.get(name)
+    ]
+
+
+def environment_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
+    """Every difference between two snapshots: packages first, then fields by path."""
+    changes: list[Change] = list(package_changes(a.get("packages") or {}, b.get("packages") or {}))
+    fields_a = flatten({k: v for k, v in a.items() if k not in _NOT_COMPARED})
+    fields_b = flatten({k: v for k, v in b.items() if k not in _NOT_COMPARED})
+    changes.extend(
+        EnvironmentChange(field=path, value_a=fields_a.get(path), value_b=fields_b.get(path))
+        for path in sorted(set(fields_a) | set(fields_b))
+        if fields_a.get(path) != fields_b.get(path)
+    )
+    return changes
