@@ -17,12 +17,14 @@ from llama_index.core.base.llms.types import (
     ChatResponse,
     ChatResponseAsyncGen,
     ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseGen,
     LLMMetadata,
     MessageRole,
 )
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
-from llama_index.core.llms.callbacks import llm_chat_callback
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools import BaseTool
@@ -48,12 +50,51 @@ def documents() -> list[Document]:
     return [Document(text=t, id_=i, metadata=m) for i, (t, m) in TEXTS.items()]
 
 
-def index() -> VectorStoreIndex:
+def index(embed_model: MockEmbedding | None = None) -> VectorStoreIndex:
     """A real VectorStoreIndex over `documents` (built before any tape records)."""
     offline_settings()
     return VectorStoreIndex.from_documents(
-        documents(), embed_model=MockEmbedding(embed_dim=DIMENSIONS)
+        documents(), embed_model=embed_model or MockEmbedding(embed_dim=DIMENSIONS)
     )
+
+
+class CountingLLM(MockLLM):
+    """MockLLM (it answers with the prompt itself) that counts the completions it makes."""
+
+    calls: int = 0
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        self.calls += 1
+        return CompletionResponse(text=f"answer to: {prompt}")
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        self.calls += 1
+        words = f"answer to: {prompt}".split(" ")
+
+        def gen() -> CompletionResponseGen:
+            for n, word in enumerate(words):
+                delta = word if n == 0 else " " + word
+                yield CompletionResponse(text=" ".join(words[: n + 1]), delta=delta)
+
+        return gen()
+
+
+class CountingEmbedding(MockEmbedding):
+    """MockEmbedding that counts the queries it embeds."""
+
+    queries: int = 0
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        self.queries += 1
+        return super()._get_query_embedding(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        self.queries += 1
+        return super()._get_query_embedding(query)
 
 
 class ScriptedToolLLM(MockLLM, FunctionCallingLLM):  # type: ignore[misc]

@@ -1,0 +1,189 @@
+"""One replay of a LlamaIndex app: read the recording, call the app's recorded entry
+point (``query``, ``chat``, a workflow's ``run``) on the recorded arguments under a
+`LlamaIndexPlayer`, record the re-run linked to its original.
+
+The re-run is recorded by the LlamaIndex handlers already recording into the tape
+(``tracetape.instrument(tape)`` or ``tape.llamaindex().attach()``), else by a pair
+attached for the replay only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Generator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tracetape.errors import NotFoundError
+from tracetape.replay.llamaindex import _compat, payloads
+from tracetape.replay.llamaindex.mark import ReplayMark
+from tracetape.replay.llamaindex.player import LlamaIndexPlayer
+from tracetape.replay.player import OnDivergence
+from tracetape.replay.recording import NotReplayableError, Recording, read
+from tracetape.replay.result import Replay, ReplayDivergence
+from tracetape.spans import semconv
+from tracetape.spans.recorder import Recorder
+
+if TYPE_CHECKING:
+    from tracetape.replay.session import Source
+
+_ASYNC_TWINS = {"query": "aquery", "chat": "achat", "stream_chat": "astream_chat"}
+_SYNC_TWINS = {a: s for s, a in _ASYNC_TWINS.items()}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The recorded root call: its method name and its arguments, revived."""
+
+    method: str
+    arguments: dict[str, Any]
+
+
+def _entry(source: Source, recording: Recording) -> Entry:
+    rows = source.query(
+        "SELECT name, attributes->>? AS li FROM spans WHERE span_id = ? AND trace_id = ?",
+        [semconv.LLAMAINDEX_SPAN_ID, recording.root_span_id, recording.trace_id],
+    ).to_pylist()
+    if not rows or not rows[0]["li"]:
+        raise NotReplayableError(
+            f"trace {recording.trace_id} was not recorded from a LlamaIndex query engine, "
+            "chat engine or agent"
+        )
+    method = str(rows[0]["name"]).rsplit(".", 1)[-1]
+    return Entry(method, payloads.arguments(recording.root_input))
+
+
+def _read(source: Source, trace_id: str) -> Recording:
+    try:
+        return read(source.query, trace_id)
+    except NotFoundError:
+        source.flush()  # it may have ended a moment ago and still wait in the queue
+        return read(source.query, trace_id)
+
+
+def _call(app: Any, method: str, arguments: dict[str, Any]) -> Any:
+    """``app.method(**arguments)``, a ``**kwargs`` parameter's recorded dict spread."""
+    target = getattr(app, method)
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    parameters = inspect.signature(target).parameters
+    for name, value in arguments.items():
+        param = parameters.get(name)
+        if param is not None and param.kind is inspect.Parameter.VAR_KEYWORD:
+            kwargs.update(value or {})
+        elif param is not None and param.kind is inspect.Parameter.VAR_POSITIONAL:
+            args.extend(value or ())
+        else:
+            kwargs[name] = value
+    return target(*args, **kwargs)
+
+
+def _recording_handlers(recorder: Recorder) -> Any:
+    """A handler pair attached for this replay, or None when the tape's is attached."""
+    from tracetape.capture.llamaindex import handlers
+    from tracetape.capture.llamaindex._compat import root_dispatcher
+    from tracetape.capture.llamaindex.span_handler import TracetapeSpanHandler
+
+    for handler in root_dispatcher().span_handlers:
+        if isinstance(handler, TracetapeSpanHandler) and handler.recorder is recorder:
+            return None
+    pair = handlers(recorder)
+    pair.attach()
+    return pair
+
+
+@contextmanager
+def _session(
+    source: Source, trace_id: str, live: Sequence[str], on_divergence: OnDivergence
+) -> Generator[tuple[Recording, Entry, LlamaIndexPlayer, ReplayMark]]:
+    recording = _read(source, trace_id.strip().lower())
+    entry = _entry(source, recording)
+    recorder: Recorder = source.handler.recorder
+    player = LlamaIndexPlayer(recording, recorder, live, on_divergence)
+    _compat.install()
+    pair = _recording_handlers(recorder)
+    mark = ReplayMark(player, recording.trace_id)
+    mark.attach()
+    token = _compat.active.set(player)
+    try:
+        yield recording, entry, player, mark
+    finally:
+        _compat.active.reset(token)
+        mark.detach()
+        if pair is not None:
+            pair.detach()
+
+
+def _partial(player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark) -> Replay:
+    return Replay(None, mark.trace_id, recording.trace_id, player.divergences)
+
+
+@contextmanager
+def _stopping(player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark) -> Generator[None]:
+    """Re-raise a divergence with the partial `Replay`, also when the app wrapped it (a
+    workflow re-raising a step's error as its own)."""
+    try:
+        yield
+    except ReplayDivergence as exc:
+        exc.replay = _partial(player, recording, mark)
+        raise
+    except Exception as exc:
+        if not player.stopped:
+            raise
+        raise ReplayDivergence(player.divergences[0], _partial(player, recording, mark)) from exc
+    if player.stopped:
+        raise ReplayDivergence(player.divergences[0], _partial(player, recording, mark))
+
+
+def _finish(
+    player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark, output: Any
+) -> Replay:
+    result = Replay(output, mark.trace_id, recording.trace_id, player.divergences)
+    try:
+        player.finish()
+    except ReplayDivergence as exc:
+        exc.replay = result
+        raise
+    return result
+
+
+async def _run(app: Any, entry: Entry) -> Any:
+    """A workflow's ``run`` (it starts its task at once, so it is called in the loop)."""
+    return await _call(app, entry.method, entry.arguments)
+
+
+def replay(
+    source: Source,
+    trace_id: str,
+    app: Any,
+    live: Sequence[str] = (),
+    on_divergence: OnDivergence = "stop",
+) -> Replay:
+    """Re-run a LlamaIndex ``app`` on the recorded input of ``trace_id``, answered from
+    the recording (a workflow or agent runs to completion on a new event loop)."""
+    with _session(source, trace_id, live, on_divergence) as (recording, entry, player, mark):
+        with _stopping(player, recording, mark):
+            if entry.method == "run":
+                output = asyncio.run(_run(app, entry))
+            else:
+                output = _call(app, _SYNC_TWINS.get(entry.method, entry.method), entry.arguments)
+        return _finish(player, recording, mark, output)
+
+
+async def areplay(
+    source: Source,
+    trace_id: str,
+    app: Any,
+    live: Sequence[str] = (),
+    on_divergence: OnDivergence = "stop",
+) -> Replay:
+    """`replay` through the app's async entry point (``aquery``, ``achat``, ``run``)."""
+    with _session(source, trace_id, live, on_divergence) as (recording, entry, player, mark):
+        with _stopping(player, recording, mark):
+            method = _ASYNC_TWINS.get(entry.method, entry.method)
+            output = _call(app, method, entry.arguments)
+            if inspect.isawaitable(output):
+                output = await output
+        return _finish(player, recording, mark, output)
