@@ -45,17 +45,22 @@ def _job_name(node: Node) -> str:
 
 
 def _members(lineage: Lineage, node_id: str) -> set[str]:
-    """The node and everything ``part_of`` it (its traces and their spans)."""
-    found, frontier = {node_id}, [node_id]
-    while frontier:
-        current = frontier.pop()
-        for source, target, relation in lineage.graph_edges:
-            if relation == "part_of" and target == current and source not in found:
-                node = lineage.graph_nodes.get(source)
-                if node is not None and node.kind in ("trace", "span"):
-                    found.add(source)
-                    frontier.append(source)
-    return found
+    """The run or trace, the traces ``part_of`` it and every span of those traces."""
+    focus = lineage.graph_nodes.get(node_id)
+    traces = {node_id} if focus is not None and focus.kind == "trace" else set()
+    for source, target, relation in lineage.graph_edges:
+        node = lineage.graph_nodes.get(source)
+        if (
+            relation == "part_of"
+            and target == node_id
+            and node is not None
+            and node.kind == "trace"
+        ):
+            traces.add(source)
+    spans = {
+        n.node_id for n in lineage.graph_nodes.values() if n.kind == "span" and n.trace_id in traces
+    }
+    return {node_id, *traces, *spans}
 
 
 def _artifacts(lineage: Lineage, inside: set[str], incoming: bool) -> list[Node]:
