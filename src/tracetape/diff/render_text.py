@@ -18,7 +18,9 @@ from tracetape.diff.changes import (
     PackageChange,
     PromptChange,
     RetrieverChange,
+    StepChange,
     ToolArgsChange,
+    TraceChange,
 )
 from tracetape.diff.changes import Group as CauseGroup
 
@@ -46,6 +48,11 @@ def _line(change: Change, marker: str, style: str) -> Text:
         line.append(f" {change.status}")
     if isinstance(change, _SHOWN_IN_DETAIL):
         return line  # the lines under it say what changed
+    if isinstance(change, StepChange | TraceChange):
+        line.append(
+            f" only in {change.only_in.upper()}", style="red" if change.only_in == "a" else "green"
+        )
+        return line
     line.append(": ")
     line.append(change.before, style="red")
     line.append(" → ")
