@@ -195,3 +195,35 @@ def test_the_artifact_views_columns(tape: Tape) -> None:
     ]  # fmt: skip
     row = tape.artifacts().iloc[0]
     assert (row.kind, row["name"], row["size"]) == ("config", "retriever", len(b'{"k":4}'))
+
+
+def test_documents_are_one_dataset_artifact_with_a_member_per_document(tape: Tape) -> None:
+    from langchain_core.documents import Document
+
+    from tests.fakes import rag
+    from tracetape.store.artifact_hash import member_hash
+
+    with tape.run("index") as run:
+        first = run.log_artifact(rag.documents(), kind="dataset")
+        again = run.log_artifact(rag.documents(), kind="dataset", name="same-content")
+        edited = rag.documents()
+        edited[0] = Document(id="doc-cats", page_content="Cats sleep twelve hours.")
+        changed = run.log_artifact(edited, kind="dataset")
+        table = run.log_artifact(pd.DataFrame({"text": ["a", "b"]}), kind="dataset")
+        plain = run.log_artifact(pd.DataFrame({"text": ["a", "b"]}), kind="eval-report")
+    tape.flush()
+
+    assert first.artifact_id == again.artifact_id != changed.artifact_id
+    assert (first.kind, first.metadata["format"], first.metadata["documents"]) == (
+        "dataset",
+        "documents",
+        5,
+    )
+    assert table.artifact_id == plain.artifact_id  # one content, logged under two kinds
+    assert "members" in table.metadata and "members" not in plain.metadata
+    blob = first.metadata["members"]["blob"]
+    (content,) = tape.sql("SELECT content FROM blobs WHERE hash = ?", [blob]).content
+    members = json.loads(content)
+    assert members["ids"] == [d.id for d in rag.documents()]
+    assert members["content_sha256"] == [member_hash(d.page_content) for d in rag.documents()]
+    assert len(tape.artifacts()) == 3
