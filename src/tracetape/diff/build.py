@@ -3,7 +3,9 @@ effects attributed to causes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tracetape.diff.align import align
@@ -19,6 +21,7 @@ from tracetape.diff.changes import (
 from tracetape.diff.environment import environment_changes, flatten
 from tracetape.diff.result import Diff
 from tracetape.diff.sides import Query, Side, read_pair
+from tracetape.diff.steps import TraceSteps
 from tracetape.diff.traces import FINAL, Found, Located, compare_traces, totals
 
 
@@ -30,6 +33,34 @@ class Source:
     """SQL over the public views, returning a pyarrow Table."""
     flush: Callable[[], object] = lambda: None
     """Makes what was recorded so far visible (a tape's ``flush``)."""
+
+
+def _question(trace: TraceSteps) -> tuple[str, str]:
+    return trace.name, json.dumps(trace.input, sort_keys=True, default=str)
+
+
+def pair_traces(
+    a: Sequence[TraceSteps], b: Sequence[TraceSteps]
+) -> list[tuple[TraceSteps | None, TraceSteps | None]]:
+    """The traces of two runs, paired: first those with the same name and input,
+    wherever each ran (a batch runs in any order), then the rest in order by name (an
+    edited question is still the same slot). In A's order; traces only B has last."""
+    waiting: dict[tuple[str, str], deque[int]] = defaultdict(deque)
+    for j, trace in enumerate(b):
+        waiting[_question(trace)].append(j)
+    matched: dict[int, int] = {}
+    for i, trace in enumerate(a):
+        same = waiting.get(_question(trace))
+        if same:
+            matched[i] = same.popleft()
+    rest_a = [t for i, t in enumerate(a) if i not in matched]
+    taken = set(matched.values())
+    rest_b = [t for j, t in enumerate(b) if j not in taken]
+    rest = align(rest_a, rest_b, lambda t: t.name, pair_replaced=True)
+    order = {id(t): i for i, t in enumerate(a)}
+    pairs = [(a[i], b[j]) for i, j in matched.items()] + [p for p in rest if p[0] is not None]
+    pairs.sort(key=lambda p: order[id(p[0])])
+    return [*pairs, *(p for p in rest if p[0] is None)]
 
 
 def _environment(a: Side, b: Side) -> list[Change]:
@@ -44,11 +75,10 @@ def _environment(a: Side, b: Side) -> list[Change]:
 
 
 def _compare_runs(a: Side, b: Side, found: Found) -> None:
-    pairs = (
-        [(a.traces[0], b.traces[0])]
-        if a.what == "trace"
-        else align(a.traces, b.traces, lambda t: t.name)
-    )
+    if a.what == "trace":
+        pairs: list[tuple[TraceSteps | None, TraceSteps | None]] = [(a.traces[0], b.traces[0])]
+    else:
+        pairs = pair_traces(a.traces, b.traces)
     several = len(pairs) > 1
     for index, (x, y) in enumerate(pairs):
         if x is None or y is None:

@@ -25,7 +25,7 @@ _NAMED_KINDS = frozenset({kinds.TOOL, kinds.NODE, kinds.PROMPT, kinds.AGENT, kin
 
 SPAN_COLUMNS = (
     "span_id, parent_span_id, name, kind, start_time, duration_ms, status, error_type, "
-    "status_message, model, tool_name, output::VARCHAR AS output, "
+    "status_message, model, tool_name, input::VARCHAR AS input, output::VARCHAR AS output, "
     "attributes::VARCHAR AS attributes, input_tokens, output_tokens, environment_id"
 )
 """The ``spans`` columns `trace_steps` reads (rows ordered by start_time, span_id)."""
@@ -58,10 +58,11 @@ class Step:
 
 @dataclass(frozen=True)
 class TraceSteps:
-    """One trace: its id, name, root output and status, steps and environment."""
+    """One trace: its id, name, root input, output and status, steps and environment."""
 
     trace_id: str
     name: str
+    input: Any
     output: Any
     error: str | None
     duration_ms: float | None
@@ -127,6 +128,7 @@ def trace_steps(trace_id: str, name: str, rows: list[dict[str, Any]]) -> TraceSt
     return TraceSteps(
         trace_id=trace_id,
         name=name or str(root["name"]),
+        input=_json(root.get("input")),
         output=_json(root.get("output")),
         error=_error(root),
         duration_ms=root.get("duration_ms"),
@@ -179,6 +181,10 @@ def output_text(output: Any) -> str:
         return output
     if isinstance(output, dict) and "parts" in output:
         output = [output]
+    if isinstance(output, dict) and len(output) == 1:  # a graph node's {"messages": [...]}
+        (inner,) = output.values()
+        if isinstance(inner, list) and inner and _messages_text(inner) is not None:
+            output = inner
     if isinstance(output, list) and output:
         text = _messages_text(output)
         if text is not None:

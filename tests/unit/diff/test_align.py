@@ -30,3 +30,24 @@ def test_items_pair_by_signature_not_by_value() -> None:
 
     assert align(a, b, lambda step: step[0]) == list(zip(a, b, strict=True))
     assert align([], [1], str) == [(None, 1)]
+
+
+def test_a_run_s_traces_pair_by_question_wherever_they_ran() -> None:
+    from tracetape.diff.build import pair_traces
+    from tracetape.diff.steps import TraceSteps
+
+    def trace(question: str, name: str = "qa") -> TraceSteps:
+        return TraceSteps(question, name, question, None, None, None, None, ())
+
+    a = [trace("cats"), trace("bees"), trace("dogs"), trace("ingest", "index")]
+    b = [trace("bees"), trace("dogs?"), trace("cats"), trace("fish"), trace("ingest", "index")]
+
+    pairs = pair_traces(a, b)
+
+    assert [(x and x.trace_id, y and y.trace_id) for x, y in pairs] == [
+        ("cats", "cats"),
+        ("bees", "bees"),
+        ("dogs", "dogs?"),  # an edited question keeps its slot
+        ("ingest", "ingest"),
+        (None, "fish"),
+    ]
