@@ -13,6 +13,7 @@ from langchain_core.tools import tool
 from tests.fakes import diff_app
 from tests.fakes.models import ToolCallingFakeModel, call, script
 from tracetape.diff import (
+    ErrorChange,
     FieldChange,
     ModelChange,
     OutputChange,
@@ -139,3 +140,44 @@ def test_the_notebook_view_shows_both_sides_escaped(tape: Tape) -> None:
     assert f"A {a}" in html and f"B {b}" in html
     assert 'class="diff"' in html  # the texts side by side, line by line
     assert html.index("cause: prompt ChatPromptTemplate") < html.index("timings and tokens")
+
+
+@tool
+def divide(a: int, b: int) -> float:
+    """Divide a by b."""
+    return a / b
+
+
+def test_tokens_and_errors_per_step_and_in_total(tape: Tape) -> None:
+    def agent(b: int, output_tokens: int) -> Any:
+        usage = {
+            "input_tokens": 20,
+            "output_tokens": output_tokens,
+            "total_tokens": 20 + output_tokens,
+        }
+        model = ToolCallingFakeModel(
+            messages=script(
+                AIMessage(content="", tool_calls=[call("divide", {"a": 6, "b": b}, "call_1")]),
+                AIMessage(content="done", usage_metadata=usage),  # type: ignore[arg-type]
+            )
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from langgraph.prebuilt import ToolNode, create_react_agent
+
+            # The error goes back to the model as a message; the tool span records it.
+            return create_react_agent(model, ToolNode([divide], handle_tool_errors=True))
+
+    a, b = _traces(tape, agent(2, output_tokens=3), agent(0, output_tokens=9))
+
+    result = tape.diff(a, b)
+
+    errors = [e for e in result.effects if isinstance(e, ErrorChange)]
+    assert [(e.step, e.error_a, e.error_b) for e in errors] == [
+        ("#4 tool divide", None, "ZeroDivisionError")
+    ]
+    metrics = {(m.step, m.metric): (m.value_a, m.value_b) for m in result.metrics}
+    assert metrics[("#6 llm fake-tool-model-1", "output_tokens")] == (3, 9)
+    assert metrics[("total", "output_tokens")] == (3, 9)
+    assert metrics[("total", "errors")] == (0, 1)
+    assert ("total", "input_tokens") not in metrics  # the same on both sides
