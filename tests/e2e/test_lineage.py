@@ -182,3 +182,28 @@ def test_unknown_ids_raise_not_found_and_bad_ones_value_error(tape: Tape) -> Non
             tape.lineage(missing)
     with pytest.raises(ValueError, match="no tracetape id"):
         tape.lineage("what?")
+
+
+def test_a_llamaindex_query_reaches_its_dataset_prompt_and_model(tape: Tape) -> None:
+    from tests.fakes import llamaindex as fakes
+
+    with tape.run("li-rag") as run:
+        dataset = run.log_artifact(fakes.documents(), kind="dataset", name="li-docs")
+        index = fakes.index()  # the same documents, split into nodes and embedded
+        with fakes.attached(tape.recorder):
+            index.as_query_engine(similarity_top_k=2).query(QUESTION)
+    tape.flush()
+    (llm,) = tape.sql("SELECT span_id FROM spans WHERE kind = 'llm'").span_id
+
+    lin = tape.lineage(llm)
+
+    kinds = {(r.source_type, r.relation, r.target_type) for r in lin.edges.itertuples()}
+    assert {
+        ("dataset", "retrieved_from", "retriever"),
+        ("retriever", "context", "llm"),
+        ("prompt", "template", "prompt"),
+        ("prompt", "prompt", "llm"),
+        ("model", "model", "llm"),
+    } <= kinds
+    assert dataset.artifact_id in lin.upstream()
+    assert run.run_id in lin.downstream()

@@ -8,7 +8,7 @@
   else by the id of the document it was cut from (LlamaIndex ``ref_doc_id``), else, when
   no text was recorded (content capture off), by its own id.
 * prompt span -> llm span (``prompt``): the rendered prompt's texts all appear in the
-  model's input messages; of several such prompts the latest to end before the call.
+  model's input messages; of several such prompts the latest to start before the call.
 * retriever span -> llm span (``context``): a returned document's text appears in the
   model's input (directly, or through a tool message).
 
@@ -97,6 +97,14 @@ def _ended_before(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> bool:
     return end is not None and start is not None and end <= start
 
 
+def _started_before(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> bool:
+    # LlamaIndex opens the model call's span a few microseconds before the prompt span
+    # that formatted its input ends: where texts are compared, starting first is enough.
+    first: dt.datetime | None = earlier["start_time"]
+    start: dt.datetime | None = later["start_time"]
+    return first is not None and start is not None and first <= start
+
+
 def _contains(haystack: Sequence[str], needle: str) -> bool:
     return bool(needle) and any(needle in text for text in haystack)
 
@@ -111,10 +119,11 @@ def _texts(attrs: Mapping[str, Any], key: str) -> list[str] | None:
 def _prompt_edges(
     graph: Graph, llm: Mapping[str, Any], prompts: Sequence[Mapping[str, Any]]
 ) -> None:
-    before = [p for p in prompts if _ended_before(p, llm)]
+    started = [p for p in prompts if _started_before(p, llm) and p["span_id"] != llm["span_id"]]
+    before = [p for p in started if _ended_before(p, llm)]
     inputs = _texts(llm["attributes"], semconv.INPUT_MESSAGES)
     matched: list[Mapping[str, Any]] = []
-    for prompt in before:
+    for prompt in started:
         rendered = _texts(prompt["attributes"], semconv.OUTPUT)
         if inputs is None or not rendered:
             continue
@@ -126,7 +135,7 @@ def _prompt_edges(
     )):  # fmt: skip
         matched, how = before, "order"
     if matched:
-        chosen = max(matched, key=lambda p: (p["end_time"], p["span_id"]))
+        chosen = max(matched, key=lambda p: (p["start_time"], p["span_id"]))
         graph.add_edge(chosen["span_id"], llm["span_id"], "prompt", match=how)
 
 
@@ -137,11 +146,12 @@ def _context_edges(
 ) -> None:
     inputs = _texts(llm["attributes"], semconv.INPUT_MESSAGES)
     for retriever, docs in retrievers:
-        if not _ended_before(retriever, llm):
+        if not _started_before(retriever, llm):
             continue
         texts = [d.text for d in docs if d.text]
         if inputs is None or not texts:
-            graph.add_edge(retriever["span_id"], llm["span_id"], "context", match="order")
+            if _ended_before(retriever, llm):
+                graph.add_edge(retriever["span_id"], llm["span_id"], "context", match="order")
             continue
         used = [
             d.id or (d.content_sha256 or "")[:12]
