@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from llama_index.core import PromptTemplate
+from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.tools import FunctionTool
 
 from tests.fakes import llamaindex as fakes
 from tracetape.capture.llamaindex import LlamaIndexRecorder
@@ -177,3 +179,113 @@ def test_a_chat_engine_replays(tape, index, embed, recording):
     assert replay.output.response == recorded.response
     assert sources(replay.output) == sources(recorded)
     assert [m.content for m in fresh.chat_history] == [QUESTION, recorded.response]
+
+
+SIDE_EFFECTS: list[str] = []
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    SIDE_EFFECTS.append(f"add {a} {b}")
+    return a + b
+
+
+def agent(llm: Any, streaming: bool) -> Any:
+    return FunctionAgent(tools=[FunctionTool.from_defaults(add)], llm=llm, streaming=streaming)
+
+
+def script() -> list[Any]:
+    return [[("add", {"a": 2, "b": 3}, "call-1")], "It is 5."]
+
+
+async def run(flow: Any, message: str) -> Any:
+    """``Workflow.run`` starts its task at once, so it is called inside the loop."""
+    return await flow.run(user_msg=message, memory=memory())
+
+
+# Building an agent, the workflows runtime reads every attribute of it, pydantic's
+# deprecated ones included.
+AGENT_WARNINGS = (
+    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20"),
+    pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211"),
+)
+
+
+def record_agent(tape: Any, llm: Any, streaming: bool) -> tuple[str, Any]:
+    fakes.offline_settings()
+    recorded = asyncio.run(run(agent(llm, streaming), "Add 2 and 3."))
+    tape.flush()
+    SIDE_EFFECTS.clear()
+    return str(tape.traces().trace_id[0]), recorded
+
+
+@AGENT_WARNINGS[0]
+@AGENT_WARNINGS[1]
+def test_an_agent_replays_its_model_and_tool_calls_from_the_tape(tape, recording):
+    llm = fakes.ScriptedToolLLM(script=script())
+    trace_id, recorded = record_agent(tape, llm, streaming=False)
+    assert llm.calls == 2
+
+    replay = asyncio.run(tape.areplay(trace_id, app=agent(llm, streaming=False)))
+
+    assert llm.calls == 2  # no model call
+    assert SIDE_EFFECTS == []  # no tool ran
+    assert replay.output.response.content == recorded.response.content == "It is 5."
+    assert [c.tool_output.raw_output for c in replay.output.tool_calls] == [5]
+    assert replay.divergences == []
+    tape.flush()
+    row = tape.sql(
+        "select replay_of, n_llm, n_tool from traces where trace_id = ?", [replay.trace_id]
+    )
+    assert row.to_dict("records") == [{"replay_of": trace_id, "n_llm": 2, "n_tool": 1}]
+
+
+@AGENT_WARNINGS[0]
+@AGENT_WARNINGS[1]
+def test_a_streaming_agent_gets_its_recorded_answer_as_one_chunk(tape, recording):
+    llm = fakes.ScriptedToolLLM(script=["Cats sleep sixteen hours."])
+    trace_id, recorded = record_agent(tape, llm, streaming=True)
+
+    replay = asyncio.run(tape.areplay(trace_id, app=agent(llm, streaming=True)))
+
+    assert llm.calls == 1
+    assert replay.output.response.content == recorded.response.content
+    tape.flush()
+    streamed = tape.sql(
+        "select attributes->>'tracetape.model.streamed' as s, output from spans "
+        "where trace_id = ? and kind = 'llm'",
+        [replay.trace_id],
+    )
+    assert streamed.s.tolist() == ["true"]
+    assert "Cats sleep sixteen hours." in streamed.output[0]
+
+
+@AGENT_WARNINGS[0]
+@AGENT_WARNINGS[1]
+def test_a_tool_named_in_live_runs_for_real(tape, recording):
+    llm = fakes.ScriptedToolLLM(script=script())
+    trace_id, _ = record_agent(tape, llm, streaming=False)
+
+    replay = tape.replay(trace_id, app=agent(llm, streaming=False), live=("add",))
+
+    assert SIDE_EFFECTS == ["add 2 3"]
+    assert llm.calls == 2
+    assert replay.output.response.content == "It is 5."
+
+
+@AGENT_WARNINGS[0]
+@AGENT_WARNINGS[1]
+def test_an_agent_given_another_question_diverges_at_its_first_model_call(tape, recording):
+    llm = fakes.ScriptedToolLLM(script=script())
+    trace_id, _ = record_agent(tape, llm, streaming=False)
+    tools = [FunctionTool.from_defaults(add)]
+    other = FunctionAgent(tools=tools, llm=llm, streaming=False, system_prompt="Be exact.")
+
+    with pytest.raises(ReplayDivergence) as caught:
+        tape.replay(trace_id, app=other)
+
+    divergence = caught.value.divergence
+    assert (divergence.kind, divergence.position) == ("llm", 0)
+    assert "+system: Be exact." in divergence.diff
+    assert "user: Add 2 and 3." in divergence.diff
+    assert (llm.calls, SIDE_EFFECTS) == (2, [])

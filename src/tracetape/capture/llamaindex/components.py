@@ -185,3 +185,13 @@ def event_json(event: Any) -> Any:
     if isinstance(data, dict) and isinstance(event, StopEvent):
         data["result"] = to_jsonable(event.result)  # a public property, not a field
     return {"event": type(event).__name__, "data": data}
+
+
+def call_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A root call's arguments as JSON, whole for replay: a workflow's start event with
+    its fields (as `event_json` gives them; plain ``to_jsonable`` sees none of an
+    event's dynamic fields, such as an agent's ``user_msg``)."""
+    return {
+        str(k): event_json(v) if isinstance(v, Event) else to_jsonable(v)
+        for k, v in arguments.items()
+    }

@@ -137,7 +137,7 @@ class TracetapeSpanHandler(BaseSpanHandler[SimpleSpan]):
         if kind == kinds.WORKFLOW and instance is None:
             run.event = next((v for v in arguments.values() if isinstance(v, Event)), None)
         if run.parent is None and self.recorder.settings.capture_content:
-            payload = dumps(to_jsonable(arguments))
+            payload = dumps(components.call_arguments(arguments))
             digest = self.recorder.content.put(payload, run.blobs)
             if digest:
                 run.span.set_attribute(semconv.REPLAY_INPUT, dumps([digest]))

@@ -1,7 +1,7 @@
 """Everything private of LlamaIndex that replay touches, in one place.
 
 Replay answers calls *inside* LlamaIndex's own instrumentation, so the re-run records
-its model and retriever spans (and their events) like any other run while no provider
+its model, retriever and tool spans (and their events) like any other run while no provider
 or vector store is asked. That needs these private seams; each has a test in
 ``tests/unit/replay/test_llamaindex_compat.py`` that fails when LlamaIndex changes it:
 
@@ -13,6 +13,9 @@ or vector store is asked. That needs these private seams; each has a test in
   active player first.
 - ``BaseRetriever._retrieve`` / ``_aretrieve``: the retriever's own body, called by the
   instrumented ``retrieve`` / ``aretrieve``; each class's own definition is wrapped.
+- A tool's ``call`` / ``acall`` is itself the instrumented method: ``dispatcher.span``
+  made it a ``wrapt`` proxy, whose ``__wrapped__`` (the tool's own body) is swapped,
+  so the tool span still opens and closes around the answer.
 
 The wrappers are installed on first use and call straight through when no replay is
 active in the current context (one context-variable lookup).
@@ -43,6 +46,7 @@ MODEL_METHODS = (
     *("complete", "acomplete", "stream_complete", "astream_complete"),
 )
 RETRIEVER_METHODS = ("_retrieve", "_aretrieve")
+TOOL_METHODS = ("call", "acall")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Hooks(Protocol):
 
     def answer_model(self, llm: Any, call: ModelCall) -> Any | None: ...
     def answer_retriever(self, retriever: Any, query_bundle: Any) -> tuple[Any] | None: ...
+    def answer_tool(
+        self, tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any] | None: ...
 
 
 active: contextvars.ContextVar[Hooks | None] = contextvars.ContextVar(
@@ -142,16 +149,28 @@ def _wrap_model(original: Callable[..., Any], chat: bool) -> Callable[..., Any]:
     return wrapper
 
 
-def _query_bundle(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return args[0] if args else kwargs.get("query_bundle")
+Ask = Callable[[Hooks, Any, tuple[Any, ...], dict[str, Any]], "tuple[Any] | None"]
 
 
-def _wrap_retrieve(original: Callable[..., Any]) -> Callable[..., Any]:
-    """A retriever body answered by the player (a 1-tuple) or run for real (None)."""
+def _ask_retriever(
+    hooks: Hooks, retriever: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any] | None:
+    query_bundle = args[0] if args else kwargs.get("query_bundle")
+    return hooks.answer_retriever(retriever, query_bundle)
+
+
+def _ask_tool(
+    hooks: Hooks, tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any] | None:
+    return hooks.answer_tool(tool, args, kwargs)
+
+
+def _wrap_body(original: Callable[..., Any], ask: Ask) -> Callable[..., Any]:
+    """A retriever's or tool's body answered by the player (a 1-tuple) or run for real."""
 
     def decide(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any] | None:
         hooks = _hooks()
-        return hooks.answer_retriever(self, _query_bundle(args, kwargs)) if hooks else None
+        return ask(hooks, self, args, kwargs) if hooks else None
 
     if inspect.iscoroutinefunction(original):
 
@@ -205,11 +224,19 @@ def _patch_model(cls: type, name: str) -> None:
         cell.cell_contents = _wrap_model(provider, chat)
 
 
-def _patch_retriever(cls: type, name: str) -> None:
+def _patch_body(cls: type, name: str, ask: Ask) -> None:
     original = cls.__dict__.get(name)
     if original is None or not callable(original) or hasattr(original, _MARK):
         return
-    setattr(cls, name, _wrap_retrieve(original))
+    if getattr(original, "__isabstractmethod__", False):
+        return
+    proxy: Any = original
+    inner = getattr(proxy, "__wrapped__", None)
+    if hasattr(proxy, "_self_wrapper") and callable(inner):  # dispatcher.span's proxy
+        if not hasattr(inner, _MARK):
+            proxy.__wrapped__ = _wrap_body(inner, ask)
+        return
+    setattr(cls, name, _wrap_body(original, ask))
 
 
 def install() -> None:
@@ -220,6 +247,7 @@ def install() -> None:
     """
     from llama_index.core.base.base_retriever import BaseRetriever
     from llama_index.core.base.llms.base import BaseLLM
+    from llama_index.core.tools.types import BaseTool
 
     with _lock:
         for cls in _subclasses(BaseLLM):
@@ -227,4 +255,7 @@ def install() -> None:
                 _patch_model(cls, name)
         for cls in _subclasses(BaseRetriever):
             for name in RETRIEVER_METHODS:
-                _patch_retriever(cls, name)
+                _patch_body(cls, name, _ask_retriever)
+        for cls in _subclasses(BaseTool):
+            for name in TOOL_METHODS:
+                _patch_body(cls, name, _ask_tool)

@@ -14,6 +14,7 @@ an index is built.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tracetape.capture.llamaindex import components
@@ -150,3 +151,41 @@ def retriever_lines(config: Mapping[str, Any]) -> list[str]:
             shown = value if isinstance(value, str) else canonical(value)
             lines.extend(_labelled(key, shown))
     return lines
+
+
+# -- tool calls -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call: the tool's name and its arguments as capture displays them (None
+    when cut for display, then not compared)."""
+
+    name: str
+    arguments: Any
+
+    def line(self) -> str:
+        shown = "…" if self.arguments is None else canonical(self.arguments)
+        return _short(f"{self.name}({shown})")
+
+
+def tool_call(
+    tool: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], recorder: Recorder
+) -> ToolCall:
+    """A live tool call, read as capture reads it (``ctx`` left out, as there)."""
+    arguments = {"args": args, "kwargs": {k: v for k, v in kwargs.items() if k != "ctx"}}
+    attrs = components.tool_attributes(tool, arguments, recorder)
+    return recorded_tool_call(attrs)
+
+
+def recorded_tool_call(attrs: Mapping[str, Any]) -> ToolCall:
+    """A recorded tool call, from its span's attributes."""
+    name = attrs.get(semconv.TOOL_NAME)
+    return ToolCall(str(name), recorded_json(attrs, semconv.TOOL_CALL_ARGUMENTS))
+
+
+def same_tool_call(recorded: ToolCall, asked: ToolCall) -> bool:
+    """Same tool, and the same arguments where both were kept whole."""
+    if recorded.name != asked.name:
+        return False
+    if recorded.arguments is None or asked.arguments is None:
+        return True
+    return canonical(recorded.arguments) == canonical(asked.arguments)

@@ -48,6 +48,23 @@ def as_chunk(response: Any) -> Any:
     return response.model_copy(update={"delta": text or ""})
 
 
+def tool_output(value: Any, error: tuple[str, str] | None) -> Any:
+    """A recorded ``ToolOutput``; a failed call's exception rebuilt from its record."""
+    from llama_index.core.tools.types import ToolOutput
+
+    from tracetape.replay.result import recorded_error
+
+    fields: Mapping[str, Any] = value if isinstance(value, Mapping) else {}  # pyright: ignore[reportUnknownVariableType]
+    return ToolOutput(
+        tool_name=str(fields.get("tool_name") or ""),
+        blocks=mend_roles(fields.get("blocks")) or None,
+        raw_input=fields.get("raw_input"),
+        raw_output=fields.get("raw_output"),
+        is_error=bool(fields.get("is_error")),
+        exception=recorded_error(*error) if error is not None else None,
+    )
+
+
 def _node_classes() -> dict[str, type[Any]]:
     from llama_index.core.schema import BaseNode
 
@@ -102,3 +119,42 @@ def arguments(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise NotReplayableError("the root call's arguments were not kept by name")
     return {str(k): _argument(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+
+
+def _memory(value: Mapping[str, Any]) -> Any | None:
+    """A ``ChatMemoryBuffer`` rebuilt from its recorded fields (its history as it was
+    when the run started); None for any other kind of memory."""
+    from llama_index.core.base.llms.types import ChatMessage
+    from llama_index.core.memory import ChatMemoryBuffer
+
+    chat_store: Any = value.get("chat_store")
+    store: Any = chat_store.get("store") if isinstance(chat_store, Mapping) else None
+    limit = value.get("token_limit")
+    if not isinstance(store, Mapping) or not isinstance(limit, int) or len(store) > 1:  # pyright: ignore[reportUnknownArgumentType]
+        return None
+    history: Any = next(iter(store.values()), [])  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    messages = [ChatMessage.model_validate(mend_roles(m)) for m in history or []]  # pyright: ignore[reportUnknownVariableType]
+    return ChatMemoryBuffer.from_defaults(token_limit=limit, chat_history=messages)
+
+
+def start_kwargs(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments a workflow's ``run`` builds its recorded start event from.
+
+    Its memory is rebuilt when it was a ``ChatMemoryBuffer``, else left to the app's
+    default; every other field is revived like a root call's argument.
+    """
+    start: Any = arguments.get("start_event")
+    data: Any = start.get("data") if isinstance(start, Mapping) else None
+    if not isinstance(data, Mapping):
+        raise NotReplayableError(
+            "the workflow's start event was not kept whole (recorded by an older tracetape)"
+        )
+    out: dict[str, Any] = {}
+    for key, value in data.items():  # pyright: ignore[reportUnknownVariableType]
+        if key == "memory":
+            memory = _memory(value) if isinstance(value, Mapping) else None  # pyright: ignore[reportUnknownArgumentType]
+            if memory is not None:
+                out["memory"] = memory
+            continue
+        out[str(key)] = _argument(value)  # pyright: ignore[reportUnknownArgumentType]
+    return out

@@ -57,9 +57,12 @@ class LlamaIndexPlayer(Player):
                     self._answers[digest] = payloads.model_response(value, _is_chat(call))
                 elif call.kind == kinds.RETRIEVER:
                     self._answers[digest] = payloads.nodes(value)
+                else:
+                    self._answers[digest] = payloads.tool_output(value, call.error)
 
     def _answer(self, call: RecordedCall) -> Any:
-        _raise_if_failed(call)
+        if call.kind != kinds.TOOL:  # a failed tool call recorded its ToolOutput
+            _raise_if_failed(call)
         if not call.outputs:
             raise recorded_error("RecordedCallError", f"span {call.span_id} kept no output")
         return copy.deepcopy(self._answers[call.outputs[0]])
@@ -113,5 +116,31 @@ class LlamaIndexPlayer(Player):
 
         recorded = self._take(kinds.RETRIEVER, same, describe, runs_live=True)
         if recorded is None:
+            return None
+        return (self._answer(recorded),)
+
+    def answer_tool(
+        self, tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any] | None:
+        """The recorded ``ToolOutput`` of this call (a 1-tuple), or None to run the tool:
+        only when named in ``live`` (by name or as ``"tool"``), as tools may have side
+        effects."""
+        asked = calls.tool_call(tool, args, kwargs, self.recorder)
+
+        def same(recorded: RecordedCall) -> bool:
+            return calls.same_tool_call(calls.recorded_tool_call(recorded.attributes), asked)
+
+        if kinds.TOOL in self.live or asked.name in self.live:
+            self._skip(kinds.TOOL, same)
+            return None
+
+        def describe(recorded: RecordedCall | None) -> tuple[list[str], list[str]]:
+            asked_lines = [asked.line()]
+            if recorded is None:
+                return [], asked_lines
+            return [calls.recorded_tool_call(recorded.attributes).line()], asked_lines
+
+        recorded = self._take(kinds.TOOL, same, describe, runs_live=False)
+        if recorded is None:  # pragma: no cover - tools never go live unnamed
             return None
         return (self._answer(recorded),)

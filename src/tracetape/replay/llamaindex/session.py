@@ -150,8 +150,9 @@ def _finish(
 
 
 async def _run(app: Any, entry: Entry) -> Any:
-    """A workflow's ``run`` (it starts its task at once, so it is called in the loop)."""
-    return await _call(app, entry.method, entry.arguments)
+    """A workflow's ``run`` on its recorded start event (it starts its task at once, so
+    it is called inside the loop)."""
+    return await app.run(**payloads.start_kwargs(entry.arguments))
 
 
 def replay(
@@ -182,8 +183,9 @@ async def areplay(
     """`replay` through the app's async entry point (``aquery``, ``achat``, ``run``)."""
     with _session(source, trace_id, live, on_divergence) as (recording, entry, player, mark):
         with _stopping(player, recording, mark):
-            method = _ASYNC_TWINS.get(entry.method, entry.method)
-            output = _call(app, method, entry.arguments)
-            if inspect.isawaitable(output):
-                output = await output
+            if entry.method == "run":
+                output = await _run(app, entry)
+            else:
+                method = _ASYNC_TWINS.get(entry.method, entry.method)
+                output = await _call(app, method, entry.arguments)
         return _finish(player, recording, mark, output)
