@@ -12,20 +12,24 @@ Example:
 """
 
 from tracetape.diff.build import Source, diff
+from tracetape.diff.causes import (
+    EnvironmentChange,
+    ModelChange,
+    PackageChange,
+    PromptChange,
+    RetrieverChange,
+)
 from tracetape.diff.changes import (
     Change,
-    DocumentsChange,
-    EnvironmentChange,
-    ErrorChange,
     FieldChange,
     Group,
     MetricChange,
-    ModelChange,
-    OutputChange,
-    PackageChange,
     ParamChange,
-    PromptChange,
-    RetrieverChange,
+)
+from tracetape.diff.effects import (
+    DocumentsChange,
+    ErrorChange,
+    OutputChange,
     StepChange,
     ToolArgsChange,
     TraceChange,

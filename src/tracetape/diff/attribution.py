@@ -25,7 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tracetape.diff.changes import Change, Group, TraceChange
+from tracetape.diff.changes import (
+    Change,
+    Group,
+)
+from tracetape.diff.effects import TraceChange
 from tracetape.diff.traces import Located
 
 

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 from tracetape.diff.align import align
 from tracetape.diff.attribution import attribute
+from tracetape.diff.causes import EnvironmentChange
 from tracetape.diff.changes import (
     Change,
-    EnvironmentChange,
-    ErrorChange,
     MetricChange,
     ParamChange,
+)
+from tracetape.diff.effects import (
+    ErrorChange,
     TraceChange,
 )
 from tracetape.diff.environment import environment_changes, flatten

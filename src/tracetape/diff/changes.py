@@ -2,16 +2,18 @@
 
 Every change is a frozen dataclass with a ``kind`` and a ``category``:
 
-- ``cause``: something set up differently before the agent ran — the environment
+- ``cause`` (`tracetape.diff.causes`): set up differently before the agent ran — the environment
   (`PackageChange`, `EnvironmentChange`), a prompt template (`PromptChange`), a model's
   identity or params (`ModelChange`), a retriever's configuration (`RetrieverChange`);
-- ``effect``: something that came out differently — retrieved documents
+- ``effect`` (`tracetape.diff.effects`): came out differently — retrieved documents
   (`DocumentsChange`), tool arguments (`ToolArgsChange`), outputs (`OutputChange`), steps
   only one side took (`StepChange`, `TraceChange`), errors (`ErrorChange`);
 - ``declared``: a run param the user gave (`ParamChange`): a name for a knob, not proof
   of what it changed, so never a cause;
 - ``metric``: latency and tokens (`MetricChange`): never a cause, never part of
   ``Diff.is_empty``.
+
+This module holds the base classes, the declared and metric changes and `Group`.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class Change:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _FieldsChange(Change):
+class FieldsChange(Change):
     """A change made of `FieldChange` rows (a model, a retriever)."""
 
     fields: tuple[FieldChange, ...] = ()
@@ -102,297 +104,6 @@ class _FieldsChange(Change):
     @property
     def detail(self) -> str:
         return "\n".join(str(f) for f in self.fields)
-
-
-# -- causes -------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class PackageChange(Change):
-    """An installed distribution added, removed or at another version."""
-
-    kind: Literal["package"] = "package"
-    category: ClassVar[Category] = "cause"
-    name: str
-    version_a: str | None
-    version_b: str | None
-
-    @property
-    def status(self) -> Literal["added", "removed", "changed"]:
-        if self.version_a is None:
-            return "added"
-        return "removed" if self.version_b is None else "changed"
-
-    @property
-    def subject(self) -> str:
-        return self.name
-
-    @property
-    def before(self) -> str:
-        return shown(self.version_a)
-
-    @property
-    def after(self) -> str:
-        return shown(self.version_b)
-
-
-@dataclass(frozen=True, kw_only=True)
-class EnvironmentChange(Change):
-    """A field of the environment snapshot: ``python.version``, ``git.commit``, ..."""
-
-    kind: Literal["environment"] = "environment"
-    category: ClassVar[Category] = "cause"
-    field: str
-    value_a: Any
-    value_b: Any
-
-    @property
-    def subject(self) -> str:
-        return self.field
-
-    @property
-    def before(self) -> str:
-        return shown(self.value_a)
-
-    @property
-    def after(self) -> str:
-        return shown(self.value_b)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PromptChange(Change):
-    """A prompt template's text, variables or format differ (``name``: its step name)."""
-
-    kind: Literal["prompt"] = "prompt"
-    category: ClassVar[Category] = "cause"
-    name: str
-    text_a: str
-    text_b: str
-    variables_a: tuple[str, ...] = ()
-    variables_b: tuple[str, ...] = ()
-    fields: tuple[FieldChange, ...] = ()
-    """Other differences: template format, prompt class."""
-
-    @property
-    def subject(self) -> str:
-        return self.name
-
-    @property
-    def before(self) -> str:
-        return _one_line(self.text_a)
-
-    @property
-    def after(self) -> str:
-        return _one_line(self.text_b)
-
-    @property
-    def text_diff(self) -> str:
-        """The template texts as a unified diff."""
-        return unified(self.text_a, self.text_b)
-
-    @property
-    def detail(self) -> str:
-        lines = [self.text_diff] if self.text_a != self.text_b else []
-        added = sorted(set(self.variables_b) - set(self.variables_a))
-        removed = sorted(set(self.variables_a) - set(self.variables_b))
-        if added:
-            lines.append("variables added: " + ", ".join(added))
-        if removed:
-            lines.append("variables removed: " + ", ".join(removed))
-        lines.extend(str(f) for f in self.fields)
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelChange(_FieldsChange):
-    """A model call's model differs: requested/responded model, class, provider, version
-    signals (system fingerprint) or invocation params (``params.*``)."""
-
-    kind: Literal["model"] = "model"
-    category: ClassVar[Category] = "cause"
-    name: str
-    """The model of side A (its requested model, else the model class's name)."""
-
-    @property
-    def subject(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetrieverChange(_FieldsChange):
-    """A retriever's configuration differs: class, vector store, search type, search
-    kwargs (``search_kwargs.k``, filters, thresholds), embedding model."""
-
-    kind: Literal["retriever"] = "retriever"
-    category: ClassVar[Category] = "cause"
-    name: str
-
-    @property
-    def subject(self) -> str:
-        return self.name
-
-
-# -- effects ------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class DocumentsChange(Change):
-    """A retrieval returned other documents, or the same in another order."""
-
-    kind: Literal["documents"] = "documents"
-    category: ClassVar[Category] = "effect"
-    step: str
-    ids_a: tuple[str, ...]
-    ids_b: tuple[str, ...]
-
-    @property
-    def added(self) -> tuple[str, ...]:
-        return tuple(d for d in self.ids_b if d not in self.ids_a)
-
-    @property
-    def removed(self) -> tuple[str, ...]:
-        return tuple(d for d in self.ids_a if d not in self.ids_b)
-
-    @property
-    def reranked(self) -> tuple[tuple[str, int, int], ...]:
-        """(document, rank in A, rank in B), ranks from 1, for documents both returned."""
-        return tuple(
-            (d, self.ids_a.index(d) + 1, self.ids_b.index(d) + 1)
-            for d in self.ids_a
-            if d in self.ids_b and self.ids_a.index(d) != self.ids_b.index(d)
-        )
-
-    @property
-    def subject(self) -> str:
-        return self.step
-
-    @property
-    def before(self) -> str:
-        return ", ".join(self.ids_a) or "—"
-
-    @property
-    def after(self) -> str:
-        return ", ".join(self.ids_b) or "—"
-
-    @property
-    def detail(self) -> str:
-        lines = []
-        if self.added:
-            lines.append("added: " + ", ".join(self.added))
-        if self.removed:
-            lines.append("removed: " + ", ".join(self.removed))
-        lines.extend(f"rank {d}: {ra} → {rb}" for d, ra, rb in self.reranked)
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ToolArgsChange(_FieldsChange):
-    """The same tool, aligned, called with other arguments (one `FieldChange` per arg)."""
-
-    kind: Literal["tool_args"] = "tool_args"
-    category: ClassVar[Category] = "effect"
-    step: str
-
-    @property
-    def subject(self) -> str:
-        return self.step
-
-
-@dataclass(frozen=True, kw_only=True)
-class OutputChange(Change):
-    """A step's output (or, ``final``, the trace's) differs; texts as recorded, ids of
-    generated messages and tool calls left out."""
-
-    kind: Literal["output"] = "output"
-    category: ClassVar[Category] = "effect"
-    step: str
-    text_a: str
-    text_b: str
-    final: bool = False
-
-    @property
-    def subject(self) -> str:
-        return f"{self.step} (final output)" if self.final else self.step
-
-    @property
-    def before(self) -> str:
-        return _one_line(self.text_a)
-
-    @property
-    def after(self) -> str:
-        return _one_line(self.text_b)
-
-    @property
-    def text_diff(self) -> str:
-        return unified(self.text_a, self.text_b)
-
-    @property
-    def detail(self) -> str:
-        return self.text_diff
-
-
-@dataclass(frozen=True, kw_only=True)
-class StepChange(Change):
-    """A step (model call, tool call, node, ...) that only one side took."""
-
-    kind: Literal["step"] = "step"
-    category: ClassVar[Category] = "effect"
-    step: str
-    only_in: Side
-
-    @property
-    def subject(self) -> str:
-        return self.step
-
-    @property
-    def before(self) -> str:
-        return self.step if self.only_in == "a" else "—"
-
-    @property
-    def after(self) -> str:
-        return self.step if self.only_in == "b" else "—"
-
-
-@dataclass(frozen=True, kw_only=True)
-class TraceChange(Change):
-    """A trace of one run with no counterpart in the other run."""
-
-    kind: Literal["trace"] = "trace"
-    category: ClassVar[Category] = "effect"
-    name: str
-    trace_id: str
-    only_in: Side
-
-    @property
-    def subject(self) -> str:
-        return f"{self.name} ({self.trace_id})"
-
-    @property
-    def before(self) -> str:
-        return self.subject if self.only_in == "a" else "—"
-
-    @property
-    def after(self) -> str:
-        return self.subject if self.only_in == "b" else "—"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ErrorChange(Change):
-    """A step (or the run) failed on one side only, or with another error."""
-
-    kind: Literal["error"] = "error"
-    category: ClassVar[Category] = "effect"
-    step: str
-    error_a: str | None
-    error_b: str | None
-
-    @property
-    def subject(self) -> str:
-        return self.step
-
-    @property
-    def before(self) -> str:
-        return self.error_a or "ok"
-
-    @property
-    def after(self) -> str:
-        return self.error_b or "ok"
 
 
 # -- declared and metrics -----------------------------------------------------------------
@@ -471,7 +182,8 @@ class Group:
         return "; ".join(f"{c.kind} {c.subject}" for c in self.causes)
 
 
-def _one_line(text: str, limit: int = 120) -> str:
+def one_line(text: str, limit: int = 120) -> str:
+    """``text`` on one line (line breaks shown as ⏎), cut at ``limit`` characters."""
     flat = " ⏎ ".join(line.strip() for line in text.splitlines() if line.strip())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 

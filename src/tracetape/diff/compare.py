@@ -13,17 +13,21 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from tracetape.diff.causes import (
+    ModelChange,
+    PromptChange,
+    RetrieverChange,
+)
 from tracetape.diff.changes import (
     Change,
-    DocumentsChange,
-    ErrorChange,
     FieldChange,
     Metric,
     MetricChange,
-    ModelChange,
+)
+from tracetape.diff.effects import (
+    DocumentsChange,
+    ErrorChange,
     OutputChange,
-    PromptChange,
-    RetrieverChange,
     ToolArgsChange,
 )
 from tracetape.diff.environment import flatten

@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tracetape.diff.changes import Change, EnvironmentChange, PackageChange
+from tracetape.diff.causes import (
+    EnvironmentChange,
+    PackageChange,
+)
+from tracetape.diff.changes import Change
 
 _NOT_COMPARED = frozenset({"environment_id", "packages", "taken_at"})
 

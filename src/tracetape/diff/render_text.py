@@ -11,25 +11,24 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from tracetape.diff.changes import (
-    Change,
-    ModelChange,
-    OutputChange,
+from tracetape.diff.causes import (
     PackageChange,
     PromptChange,
-    RetrieverChange,
+)
+from tracetape.diff.changes import Change, FieldsChange
+from tracetape.diff.changes import Group as CauseGroup
+from tracetape.diff.effects import (
+    OutputChange,
     StepChange,
-    ToolArgsChange,
     TraceChange,
 )
-from tracetape.diff.changes import Group as CauseGroup
 
 if TYPE_CHECKING:
     from tracetape.diff.result import Diff
 
 MAX_METRIC_ROWS = 30
 _DIFF_STYLES = (("+", "green"), ("-", "red"), ("@@", "cyan"))
-_SHOWN_IN_DETAIL = PromptChange | OutputChange | ModelChange | RetrieverChange | ToolArgsChange
+_SHOWN_IN_DETAIL = PromptChange | OutputChange | FieldsChange
 
 
 def _detail(text: str) -> Text:

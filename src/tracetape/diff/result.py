@@ -8,7 +8,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from tracetape.diff.changes import Change, Group, MetricChange, ParamChange
+from tracetape.diff.changes import (
+    Change,
+    Group,
+    MetricChange,
+    ParamChange,
+)
 
 What = Literal["trace", "run", "environment"]
 

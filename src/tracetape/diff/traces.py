@@ -9,9 +9,11 @@ from tracetape.diff import compare
 from tracetape.diff.align import align
 from tracetape.diff.changes import (
     Change,
-    ErrorChange,
     Metric,
     MetricChange,
+)
+from tracetape.diff.effects import (
+    ErrorChange,
     OutputChange,
     StepChange,
 )

@@ -4,15 +4,19 @@ else unexplained."""
 from __future__ import annotations
 
 from tracetape.diff.attribution import attribute
-from tracetape.diff.changes import (
-    Change,
-    DocumentsChange,
-    ErrorChange,
-    FieldChange,
+from tracetape.diff.causes import (
     ModelChange,
-    OutputChange,
     PackageChange,
     RetrieverChange,
+)
+from tracetape.diff.changes import (
+    Change,
+    FieldChange,
+)
+from tracetape.diff.effects import (
+    DocumentsChange,
+    ErrorChange,
+    OutputChange,
     TraceChange,
 )
 from tracetape.diff.traces import FINAL, Located
