@@ -1,8 +1,9 @@
 """The private LlamaIndex seams replay relies on (replay/llamaindex/_compat.py).
 
 Each test fails when LlamaIndex changes what the seam assumes: the model callbacks'
-wrapper closing over the provider function as ``f``, and the retriever's ``retrieve``
-calling ``_retrieve`` (``aretrieve`` calling ``_aretrieve(query_bundle=...)``).
+wrapper closing over the provider function as ``f``, the retriever's ``retrieve``
+calling ``_retrieve`` (``aretrieve`` calling ``_aretrieve(query_bundle=...)``), and a
+tool's instrumented ``call`` / ``acall`` being a ``wrapt`` proxy of its own body.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.tools import FunctionTool, ToolOutput
 
 from tracetape.replay.llamaindex import _compat
 from tracetape.replay.llamaindex._compat import ModelCall
@@ -30,9 +32,10 @@ from tracetape.replay.llamaindex._compat import ModelCall
 class Stub:
     """Hooks that answer every call with a fixed value (None: run for real)."""
 
-    def __init__(self, model: Any = None, nodes: list[Any] | None = None) -> None:
+    def __init__(self, model: Any = None, nodes: list[Any] | None = None, tool: Any = None) -> None:
         self.model = model
         self.nodes = nodes
+        self.tool = tool
         self.asked: list[tuple[str, Any]] = []
 
     def answer_model(self, llm: Any, call: ModelCall) -> Any | None:
@@ -42,6 +45,12 @@ class Stub:
     def answer_retriever(self, retriever: Any, query_bundle: Any) -> tuple[Any] | None:
         self.asked.append(("retriever", query_bundle))
         return None if self.nodes is None else (self.nodes,)
+
+    def answer_tool(
+        self, tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Any] | None:
+        self.asked.append(("tool", kwargs))
+        return None if self.tool is None else (self.tool,)
 
 
 @pytest.fixture
@@ -141,3 +150,23 @@ def test_retrieve_calls_the_answered_body(active):
     # BaseRetriever._aretrieve calls self._retrieve: asked once, then passes through
     assert [n.node.node_id for n in asyncio.run(Fixed().aretrieve("q"))] == ["real"]
     assert len(stub.asked) == 1
+
+
+def double(x: int) -> int:
+    """Double a number."""
+    return 2 * x
+
+
+def test_a_tool_body_is_answered_inside_its_instrumented_method(active):
+    assert hasattr(FunctionTool.__dict__["call"], "_self_wrapper")  # dispatcher.span's
+    assert hasattr(FunctionTool.__dict__["acall"], "_self_wrapper")
+    taped = ToolOutput(tool_name="double", content="taped", raw_input={}, raw_output=-1)
+    stub = active(Stub(tool=taped))
+    tool = FunctionTool.from_defaults(double)
+    assert tool.call(x=2).raw_output == -1
+    assert asyncio.run(tool.acall(x=2)).raw_output == -1
+    assert [k for kind, k in stub.asked if kind == "tool"] == [{"x": 2}, {"x": 2}]
+
+    stub.tool = None
+    assert tool.call(x=2).raw_output == 4
+    assert asyncio.run(tool.acall(x=3)).raw_output == 6

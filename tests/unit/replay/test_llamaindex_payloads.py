@@ -78,3 +78,15 @@ def test_a_chat_request_reads_as_lines():
         "  line two",
         '[params] {"temperature":0}',
     ]
+
+
+def test_a_tool_output_revives_with_its_recorded_error():
+    from llama_index.core.tools import ToolOutput
+
+    failed = ToolOutput(
+        tool_name="add", content="Error: boom", raw_input={"kwargs": {"a": 1}}, is_error=True
+    )
+    revived = payloads.tool_output(stored(failed), ("ValueError", "boom"))
+    assert (revived.tool_name, revived.content, revived.is_error) == ("add", "Error: boom", True)
+    assert isinstance(revived.exception, ValueError) and str(revived.exception) == "boom"
+    assert revived.raw_input == {"kwargs": {"a": 1}}

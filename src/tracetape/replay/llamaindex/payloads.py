@@ -58,7 +58,7 @@ def tool_output(value: Any, error: tuple[str, str] | None) -> Any:
     return ToolOutput(
         tool_name=str(fields.get("tool_name") or ""),
         blocks=mend_roles(fields.get("blocks")) or None,
-        raw_input=fields.get("raw_input"),
+        raw_input=fields.get("raw_input") or {},
         raw_output=fields.get("raw_output"),
         is_error=bool(fields.get("is_error")),
         exception=recorded_error(*error) if error is not None else None,
