@@ -207,3 +207,13 @@ def test_a_llamaindex_query_reaches_its_dataset_prompt_and_model(tape: Tape) -> 
     } <= kinds
     assert dataset.artifact_id in lin.upstream()
     assert run.run_id in lin.downstream()
+
+
+def test_nested_runs_are_part_of_their_parent(tape: Tape) -> None:
+    with tape.run("nightly") as parent:
+        rec = record_rag(tape)  # a child run of "nightly"
+
+    up = tape.lineage(parent.run_id)
+    assert (rec.run.run_id, "run", "part_of", "run", parent.run_id) in flows(up)
+    assert rec.dataset.artifact_id in up.upstream()
+    assert parent.run_id in tape.lineage(rec.llm).downstream()

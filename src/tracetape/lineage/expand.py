@@ -105,9 +105,7 @@ class Expander:
         datasets = self.datasets() if retrievers else []
         for group in by_trace.values():
             trace_edges.add_trace(self.graph, group, datasets, blobs)
-        self._add_links(self.source.links("trace_id", fresh))
-        if spans:
-            self._add_links(self.source.links("span_id", [s["span_id"] for s in spans]))
+        self._add_links(self.source.links(trace_id=fresh, span_id=[s["span_id"] for s in spans]))
 
     def _trace_node(self, row: Mapping[str, Any]) -> None:
         trace_id = row["trace_id"]
@@ -128,7 +126,7 @@ class Expander:
         if not run_ids:
             return
         self._read.update(run_ids)
-        for row in self.source.runs(run_ids):
+        for row in self.source.runs(run_ids):  # these runs and their children
             info = {k: row[k] for k in ("status", "start_time", "end_time")}
             info["params"] = json.loads(row["params"] or "{}")
             if row["error_type"]:
@@ -140,13 +138,10 @@ class Expander:
             if row["environment_id"]:
                 self._placeholder(row["environment_id"], "environment")
                 self.graph.add_edge(row["environment_id"], row["run_id"], "environment")
-        traces, children = self.source.run_members(run_ids)
-        for row in traces:
+        for row in self.source.run_traces(run_ids):
             self._placeholder(row["trace_id"], "trace")
             self.graph.add_edge(row["trace_id"], row["run_id"], "part_of")
-        for child in children:
-            self._placeholder(child, "run")
-        self._add_links(self.source.links("run_id", run_ids))
+        self._add_links(self.source.links(run_id=run_ids))
 
     # -- artifacts --------------------------------------------------------------------
     def load_artifacts(self, artifact_ids: Sequence[str]) -> None:
@@ -160,7 +155,7 @@ class Expander:
             self.graph.add_node(
                 Node(row["artifact_id"], "artifact", row["kind"], row["name"], None, info)
             )
-        self._add_links(self.source.links("artifact_id", artifact_ids))
+        self._add_links(self.source.links(artifact_id=artifact_ids))
 
     def load_uses(self, artifact_ids: Sequence[str]) -> None:
         """The traces whose spans used these artifacts (prompt, model, dataset)."""

@@ -77,24 +77,20 @@ class Source:
         return [r["trace_id"] for r in found]
 
     def runs(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Rows of the ``runs`` view."""
+        """Rows of the ``runs`` view: these runs and their child runs (one scan)."""
         return self.rows(
             "SELECT run_id, name, parent_run_id, status, error_type, error_message, "
             "params::VARCHAR AS params, start_time, end_time, environment_id FROM runs "
-            "WHERE run_id IN (SELECT unnest(?))",
-            [list(run_ids)],
+            "WHERE run_id IN (SELECT unnest(?)) OR parent_run_id IN (SELECT unnest(?))",
+            [list(run_ids), list(run_ids)],
         )
 
-    def run_members(self, run_ids: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
-        """(trace id and run id of every trace each run recorded, child run ids)."""
-        ids = [list(run_ids)]
-        traces = self.rows(
-            "SELECT DISTINCT trace_id, run_id FROM spans WHERE run_id IN (SELECT unnest(?))", ids
+    def run_traces(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """trace id and run id of every trace these runs recorded."""
+        return self.rows(
+            "SELECT DISTINCT trace_id, run_id FROM spans WHERE run_id IN (SELECT unnest(?))",
+            [list(run_ids)],
         )
-        children = self.rows(
-            "SELECT run_id FROM runs WHERE parent_run_id IN (SELECT unnest(?))", ids
-        )
-        return traces, [r["run_id"] for r in children]
 
     def environment_members(self, env_ids: Sequence[str]) -> tuple[list[str], list[str]]:
         """(trace ids, run ids) recorded in these environments."""
@@ -121,15 +117,24 @@ class Source:
             [list(artifact_ids)],
         )
 
-    def links(self, column: str, ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Rows of ``artifact_links`` whose ``column`` (artifact_id, run_id, trace_id or
-        span_id) is one of ``ids``."""
-        if column not in ("artifact_id", "run_id", "trace_id", "span_id"):
-            raise ValueError(column)
+    def links(self, **by: Sequence[str]) -> list[dict[str, Any]]:
+        """Rows of ``artifact_links`` whose artifact_id, run_id, trace_id or span_id (the
+        keywords) is one of the ids given for it.
+
+        Example:
+            >>> source.links(trace_id=["4bf9..."], span_id=["00f0..."])
+        """
+        known = ("artifact_id", "run_id", "trace_id", "span_id")
+        if set(by) - set(known):
+            raise ValueError(f"links by artifact_id, run_id, trace_id or span_id, not {sorted(by)}")
+        columns = [c for c in known if by.get(c)]
+        if not columns:
+            return []
         return self.rows(
             "SELECT link_id, artifact_id, run_id, trace_id, span_id, role, name "
-            f"FROM artifact_links WHERE {column} IN (SELECT unnest(?))",
-            [list(ids)],
+            "FROM artifact_links WHERE "
+            + " OR ".join(f"{c} IN (SELECT unnest(?))" for c in columns),
+            [list(by[c]) for c in columns],
         )
 
     def dataset_members(self) -> list[dict[str, Any]]:
