@@ -81,6 +81,8 @@ def test_tool_arguments_and_steps_only_one_side_took(tape: Tape) -> None:
     assert (outputs["#4 tool add"].text_a, outputs["#4 tool add"].text_b) == ("3", "4")
     assert outputs["#6 llm fake-tool-model-1"].text_a == "assistant: 3"
     assert outputs["LangGraph"].final
+    # A node's state repeats its model's or tool's output: not shown twice.
+    assert not [step for step in outputs if " node " in step]
     totals = {m.metric: (m.value_a, m.value_b) for m in result.metrics if m.step == "total"}
     assert totals["steps"] == (6, 10)
     assert "#8 tool add only in B" in result.text(width=200)

@@ -22,6 +22,8 @@ STEP_KINDS = frozenset(
     {kinds.LLM, kinds.TOOL, kinds.RETRIEVER, kinds.PROMPT, kinds.NODE, kinds.AGENT, kinds.WORKFLOW}
 )
 _NAMED_KINDS = frozenset({kinds.TOOL, kinds.NODE, kinds.PROMPT, kinds.AGENT, kinds.WORKFLOW})
+CONTAINER_KINDS = frozenset({kinds.NODE, kinds.AGENT, kinds.WORKFLOW})
+"""Steps that run other steps inside them."""
 
 SPAN_COLUMNS = (
     "span_id, parent_span_id, name, kind, start_time, duration_ms, status, error_type, "
@@ -54,6 +56,8 @@ class Step:
     duration_ms: float | None = None
     input_tokens: float | None = None
     output_tokens: float | None = None
+    container: str | None = None
+    """The span id of the step this one runs inside (a graph node around a model call)."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +113,15 @@ def trace_steps(trace_id: str, name: str, rows: list[dict[str, Any]]) -> TraceSt
     ids = {row["span_id"] for row in rows}
     roots = [row for row in rows if row.get("parent_span_id") not in ids]
     root = roots[0] if roots else rows[0]
+    parents = {row["span_id"]: row.get("parent_span_id") for row in rows}
+    step_ids = {row["span_id"] for row in rows if row["kind"] in STEP_KINDS}
     steps: list[Step] = []
     for row in rows:
         if row["kind"] not in STEP_KINDS:
             continue
+        container = parents.get(row["span_id"])
+        while container is not None and container not in step_ids:
+            container = parents.get(container)
         attributes = _json(row.get("attributes")) or {}
         shown_name = _display_name(row, attributes)
         key = shown_name if row["kind"] in _NAMED_KINDS else ""
@@ -122,7 +131,7 @@ def trace_steps(trace_id: str, name: str, rows: list[dict[str, Any]]) -> TraceSt
                 signature=(row["kind"], key), attributes=attributes,
                 output=_json(row.get("output")), error=_error(row),
                 duration_ms=row.get("duration_ms"), input_tokens=row.get("input_tokens"),
-                output_tokens=row.get("output_tokens"),
+                output_tokens=row.get("output_tokens"), container=container,
             )
         )  # fmt: skip
     return TraceSteps(

@@ -17,7 +17,7 @@ from tracetape.diff.effects import (
     OutputChange,
     StepChange,
 )
-from tracetape.diff.steps import Step, TraceSteps, output_text
+from tracetape.diff.steps import CONTAINER_KINDS, Step, TraceSteps, output_text
 
 FINAL = 1 << 30
 """The position of a trace's final output and status: after every step."""
@@ -49,18 +49,48 @@ def _label(prefix: str, position: int, a: Step | None, b: Step | None) -> str:
     return f"{prefix}#{position + 1} {step.kind} {name}"
 
 
+def _with_ancestors(step: Step, by_id: dict[str, Step], into: set[str]) -> None:
+    container = step.container
+    while container is not None and container not in into:
+        into.add(container)
+        container = by_id[container].container if container in by_id else None
+
+
 def compare_traces(a: TraceSteps, b: TraceSteps, index: int, prefix: str, found: Found) -> None:
     """Add what differs between traces ``a`` and ``b`` (aligned as number ``index``;
-    ``prefix`` starts their step labels) to ``found``."""
+    ``prefix`` starts their step labels) to ``found``.
+
+    A node's (agent's, workflow step's) other output is left out when a step inside it
+    already shows a change: it would repeat the model's or tool's output in its state.
+    """
+    by_id = {s.span_id: s for s in (*a.steps, *b.steps)}
+    changed_inside: set[str] = set()
+    effects: list[Located] = []
+    containers: list[tuple[Located, Step, Step]] = []
     for position, (x, y) in enumerate(align(a.steps, b.steps, lambda s: s.signature)):
         label = _label(prefix, position, x, y)
         if x is None or y is None:
+            present = x or y
+            assert present is not None  # align never pairs two Nones
             only = StepChange(step=label, only_in="a" if y is None else "b")
-            found.effects.append(Located(only, index, position))
+            effects.append(Located(only, index, position))
+            _with_ancestors(present, by_id, changed_inside)
             continue
         found.causes.extend(Located(c, index, position) for c in compare.step_causes(x, y))
-        found.effects.extend(Located(e, index, position) for e in compare.step_effects(x, y, label))
+        for effect in compare.step_effects(x, y, label):
+            if isinstance(effect, OutputChange) and x.kind in CONTAINER_KINDS:
+                containers.append((Located(effect, index, position), x, y))
+                continue
+            effects.append(Located(effect, index, position))
+            _with_ancestors(x, by_id, changed_inside)
+            _with_ancestors(y, by_id, changed_inside)
         found.metrics.extend(compare.step_metrics(x, y, label))
+    effects.extend(
+        found_at
+        for found_at, x, y in containers
+        if x.span_id not in changed_inside and y.span_id not in changed_inside
+    )
+    found.effects.extend(sorted(effects, key=lambda e: e.position))
     name = prefix + (a.name if a.name == b.name else f"{a.name} → {b.name}")
     text_a, text_b = output_text(a.output), output_text(b.output)
     if text_a != text_b:
