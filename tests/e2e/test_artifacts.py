@@ -227,3 +227,22 @@ def test_documents_are_one_dataset_artifact_with_a_member_per_document(tape: Tap
     assert members["ids"] == [d.id for d in rag.documents()]
     assert members["content_sha256"] == [member_hash(d.page_content) for d in rag.documents()]
     assert len(tape.artifacts()) == 3
+
+
+def test_a_jsonl_dataset_has_members_only_when_its_lines_are_records_with_text(
+    tape: Tape, tmp_path: Path
+) -> None:
+    records = tmp_path / "docs.jsonl"
+    records.write_text('{"id": "a", "text": "alpha"}\n\n{"page_content": "beta"}\n')
+    binary = tmp_path / "blob.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00")
+    numbers = tmp_path / "numbers.jsonl"
+    numbers.write_text("[1, 2]\n")
+
+    with tape.run("ingest") as run:
+        docs = run.log_artifact(records, kind="dataset")
+        logged = [run.log_artifact(p, kind="dataset") for p in (binary, numbers)]
+        not_a_dataset = run.log_artifact(records.read_bytes() + b"\n", kind="file")
+
+    assert docs.metadata["members"]["count"] == 2
+    assert all("members" not in a.metadata for a in [*logged, not_a_dataset])

@@ -138,5 +138,6 @@ def test_the_svg_is_well_formed_with_a_box_per_node_and_an_arrow_per_edge(tape: 
     labels = {t.text for t in root.iter(f"{SVG}text")}
     assert "dataset animal-facts" in labels
     bundle = lin._repr_mimebundle_()
-    assert set(bundle) == {"image/svg+xml", "text/plain"}
+    assert set(bundle) == {"text/html", "image/svg+xml", "text/plain"}
+    assert bundle["image/svg+xml"] in bundle["text/html"]
     assert bundle["text/plain"].startswith("trace RunnableSequence")

@@ -136,10 +136,18 @@ class Lineage:
     def _repr_svg_(self) -> str:
         return self.svg()
 
+    def _repr_html_(self) -> str:
+        return f'<div style="overflow-x: auto">{self.svg()}</div>'
+
     def _repr_mimebundle_(self, **_: Any) -> dict[str, str]:
         from tracetape.lineage.tree import plain_text
 
-        return {"image/svg+xml": self.svg(), "text/plain": plain_text(self)}
+        svg = self.svg()
+        return {
+            "text/html": f'<div style="overflow-x: auto">{svg}</div>',
+            "image/svg+xml": svg,
+            "text/plain": plain_text(self),
+        }
 
     def to_openlineage(self, namespace: str = "tracetape") -> list[Any]:
         """OpenLineage ``RunEvent``s (openlineage-python): one per pipeline run and one

@@ -34,7 +34,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -203,8 +203,10 @@ def _first_id(get: Any) -> str | None:
 
 
 def _documents(items: list[Any]) -> Hashed | None:
+    if not items or document_text(items[0]) is None:  # most lists are not documents
+        return None
     texts = [document_text(item) for item in items]
-    if not items or any(text is None for text in texts):
+    if any(text is None for text in texts):
         return None
     from tracetape.spans.encode import to_jsonable
 
@@ -248,14 +250,22 @@ def dataset_members(obj: object, hashed: Hashed) -> Members | None:
         keep = [c for c in (*text_columns, *ID_KEYS) if c in table.column_names]
         return record_members(table.select(keep).to_pylist())
     if hashed.path is not None and hashed.kind == "file" and hashed.path.suffix == ".jsonl":
-        with hashed.path.open(encoding="utf-8") as f:
-            try:
-                rows = [json.loads(line) for line in f if line.strip()]
-            except ValueError:
-                return None
-        if all(isinstance(r, dict) for r in rows):
-            return record_members(rows)
+        try:
+            with hashed.path.open(encoding="utf-8") as f:
+                return record_members(_json_lines(f))
+        except (ValueError, TypeError):  # not JSON lines of objects: a file, no members
+            return None
     return None
+
+
+def _json_lines(lines: Iterable[str]) -> Iterator[Mapping[str, Any]]:
+    """The objects of a JSONL file, read line by line; `TypeError` for a non-object line."""
+    for line in lines:
+        if line.strip():
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise TypeError("a JSONL line that is not an object")
+            yield record  # pyright: ignore[reportUnknownReturnType]
 
 
 def hash_object(obj: object) -> Hashed:
