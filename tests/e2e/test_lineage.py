@@ -217,3 +217,30 @@ def test_nested_runs_are_part_of_their_parent(tape: Tape) -> None:
     assert (rec.run.run_id, "run", "part_of", "run", parent.run_id) in flows(up)
     assert rec.dataset.artifact_id in up.upstream()
     assert parent.run_id in tape.lineage(rec.llm).downstream()
+
+
+def test_in_an_agent_loop_documents_reach_the_model_through_a_tool_message(
+    tmp_path: Any,
+) -> None:
+    import tracetape
+    from tracetape.demo import record
+
+    demo = record(tmp_path / "demo.duckdb")
+    tape = tracetape.open(demo.path)
+    try:
+        (retriever,) = tape.sql("SELECT span_id, trace_id FROM spans WHERE kind = 'retriever'")[
+            ["span_id", "trace_id"]
+        ].itertuples(index=False)
+        lin = tape.lineage(retriever.span_id)
+        fed = lin.edges.query("relation == 'context'")
+        # Every later model call of the loop saw the documents in the tool's answer.
+        later = tape.sql(
+            "SELECT span_id FROM spans WHERE kind = 'llm' AND trace_id = ? AND start_time > "
+            "(SELECT end_time FROM spans WHERE span_id = ?)",
+            [retriever.trace_id, retriever.span_id],
+        )
+    finally:
+        tape.close()
+    assert sorted(fed.target_id) == sorted(later.span_id)
+    assert len(fed) >= 1
+    assert all(json.loads(a)["match"] == "content" for a in fed.attributes)

@@ -153,8 +153,13 @@ def payload_hashes(attrs: Mapping[str, Any]) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []  # pyright: ignore[reportUnknownVariableType]
 
 
+_TEXT_KEYS = frozenset({"content", "response"})
+"""Keys whose strings are message text: a part's ``content``, a tool response."""
+
+
 def message_texts(value: Any) -> list[str]:
-    """Every text in a recorded message list (semconv ``parts[].content``) or string."""
+    """Every text in a recorded message list (semconv ``parts[].content`` and tool call
+    ``response``, which may be structured: all its strings) or a plain string."""
     if isinstance(value, str):
         return [value]
     out: list[str] = []
@@ -162,11 +167,23 @@ def message_texts(value: Any) -> list[str]:
         if truncated(value):
             return out
         for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
-            if key == "content" and isinstance(item, str):
+            if key in _TEXT_KEYS and isinstance(item, str):
                 out.append(item)
+            elif key == "response":
+                out.extend(_strings(item))
             elif isinstance(item, list | Mapping):
                 out.extend(message_texts(item))
     elif isinstance(value, list):
         for item in value:  # pyright: ignore[reportUnknownVariableType]
             out.extend(message_texts(item))
     return out
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _strings(v)]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [t for v in value for t in _strings(v)]  # pyright: ignore[reportUnknownVariableType]
+    return []

@@ -40,9 +40,22 @@ def _line(lineage: Lineage, node_id: str, relation: str | None) -> Text:
     return text
 
 
+_KIND_ORDER = {"artifact": 0, "span": 1, "trace": 2, "run": 3, "environment": 4}
+
+
+def _order(lineage: Lineage, node_id: str) -> tuple[int, str, str]:
+    """Artifacts first, then spans in the order they started, then the rest by name."""
+    node = lineage.graph_nodes.get(node_id)
+    if node is None:
+        return (9, "", node_id)
+    start = node.attributes.get("start_time")
+    return (_KIND_ORDER.get(node.kind, 9), str(start) if start else node.name, node_id)
+
+
 def _grow(lineage: Lineage, branch: Tree, node_id: str, up: bool, shown: set[str]) -> None:
     keys = [k for k in lineage.graph_edges if (k[1] if up else k[0]) == node_id]
-    for source, target, relation in sorted(keys):
+    keys.sort(key=lambda k: _order(lineage, k[0] if up else k[1]))
+    for source, target, relation in keys:
         other = source if up else target
         line = _line(lineage, other, relation)
         if other in shown:

@@ -52,5 +52,9 @@ def test_message_texts_reads_semconv_parts_and_skips_cut_values() -> None:
         {"role": "user", "parts": [{"type": "text", "content": "How long?"}]},
     ]
     assert message_texts(messages) == ["Answer from: " + CATS, "How long?"]
+    tool = {"role": "tool", "parts": [
+        {"type": "tool_call_response", "id": "c1", "response": {"docs": [CATS, 3]}},
+    ]}  # fmt: skip
+    assert message_texts([tool]) == [CATS]
     assert message_texts("plain") == ["plain"]
     assert message_texts({"tracetape.truncated": True, "head": "x"}) == []
