@@ -183,3 +183,19 @@ def test_tokens_and_errors_per_step_and_in_total(tape: Tape) -> None:
     assert metrics[("total", "output_tokens")] == (3, 9)
     assert metrics[("total", "errors")] == (0, 1)
     assert ("total", "input_tokens") not in metrics  # the same on both sides
+
+
+def test_a_trace_and_its_replay_diff_empty(tape: Tape) -> None:
+    def agent() -> Any:
+        return _agent(
+            AIMessage(content="", tool_calls=[call("add", {"a": 1, "b": 2}, "call_1")]),
+            AIMessage(content="3"),
+        )
+
+    (original,) = _traces(tape, agent())
+    replay = tape.replay(original, app=agent())
+
+    result = tape.diff(original, str(replay.trace_id))
+
+    assert result.is_empty, result.text(width=200)
+    assert {m.metric for m in result.metrics} <= {"duration_ms"}
