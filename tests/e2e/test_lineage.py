@@ -244,3 +244,20 @@ def test_in_an_agent_loop_documents_reach_the_model_through_a_tool_message(
     assert sorted(fed.target_id) == sorted(later.span_id)
     assert len(fed) >= 1
     assert all(json.loads(a)["match"] == "content" for a in fed.attributes)
+
+
+def test_lineage_from_a_prompt_version_or_a_model_reaches_the_calls_that_used_it(
+    tape: Tape,
+) -> None:
+    first, second = record_rag(tape), record_rag(tape)
+    assert first.prompt_hash == second.prompt_hash  # one template version, used twice
+
+    by_prompt = tape.lineage(first.prompt_hash)
+    model_id = next(key[0] for key in tape.lineage(first.llm).graph_edges if key[2] == "model")
+    by_model = tape.lineage(model_id)
+
+    for rec in (first, second):
+        assert {rec.prompt, rec.llm, rec.trace_id} <= set(by_prompt.downstream())
+        assert {rec.llm, rec.trace_id, rec.run.run_id} <= set(by_model.downstream())
+    assert by_prompt.nodes.set_index("node_id").loc[first.prompt_hash, "type"] == "prompt"
+    assert by_model.upstream() == []

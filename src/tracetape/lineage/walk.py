@@ -40,16 +40,18 @@ def lineage(query: Query, node_id: str, *, where: str = "the tape") -> Lineage:
     focus = resolve(source, node_id)
     expander = Expander(source)
     graph = expander.graph
+    # Both ways at once for the focus: a prompt or model artifact is only found through
+    # the spans that used it.
+    expander.ensure([focus], downstream=True)
+    node = graph.nodes.get(focus)
+    if node is None or node.placeholder:
+        raise NotFoundError(f"no {expander.kind_of(focus)} {focus!r} on {where}")
     depth: dict[str, int] = {focus: 0}
     walked: set[EdgeKey] = set()
     for downstream in (False, True):
         frontier, seen, step = [focus], {focus}, 0
         while frontier:
             expander.ensure(frontier, downstream=downstream)
-            if step == 0:
-                node = graph.nodes.get(focus)
-                if node is None or node.placeholder:
-                    raise NotFoundError(f"no {expander.kind_of(focus)} {focus!r} on {where}")
             step += 1
             following: list[str] = []
             for current in frontier:
