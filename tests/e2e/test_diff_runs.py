@@ -8,6 +8,7 @@ with a test-made distribution ``tracetape-diffprobe 1.0`` on its path, one with 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -231,3 +232,13 @@ def test_the_cli_prints_causes_with_their_effects(
 
     assert main(["diff", a, again, "--path", str(path), "--exit-code"]) == 0
     assert "no change (timings aside)" in capsys.readouterr().out
+
+    assert main(["diff", a, b, "--path", str(path), "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    causes = [(r["kind"], r["subject"]) for r in records if r["category"] == "cause"]
+    assert causes == [
+        ("package", "tracetape-diffprobe"),
+        ("retriever", "VectorStoreRetriever"),
+        ("prompt", "ChatPromptTemplate"),
+        ("model", "fake-small-1"),
+    ]
