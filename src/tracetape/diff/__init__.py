@@ -19,13 +19,7 @@ from tracetape.diff.causes import (
     PromptChange,
     RetrieverChange,
 )
-from tracetape.diff.changes import (
-    Change,
-    FieldChange,
-    Group,
-    MetricChange,
-    ParamChange,
-)
+from tracetape.diff.changes import Change, FieldChange, Group, MetricChange, ParamChange
 from tracetape.diff.effects import (
     DocumentsChange,
     ErrorChange,

@@ -25,10 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tracetape.diff.changes import (
-    Change,
-    Group,
-)
+from tracetape.diff.changes import Change, Group
 from tracetape.diff.effects import TraceChange
 from tracetape.diff.traces import Located
 

@@ -11,15 +11,8 @@ from dataclasses import dataclass
 from tracetape.diff.align import align
 from tracetape.diff.attribution import attribute
 from tracetape.diff.causes import EnvironmentChange
-from tracetape.diff.changes import (
-    Change,
-    MetricChange,
-    ParamChange,
-)
-from tracetape.diff.effects import (
-    ErrorChange,
-    TraceChange,
-)
+from tracetape.diff.changes import Change, MetricChange, ParamChange
+from tracetape.diff.effects import ErrorChange, TraceChange
 from tracetape.diff.environment import environment_changes, flatten
 from tracetape.diff.result import Diff
 from tracetape.diff.sides import Query, Side, read_pair
@@ -104,11 +97,11 @@ def _compare_runs(a: Side, b: Side, found: Found) -> None:
 
 
 def _params(a: Side, b: Side) -> tuple[ParamChange, ...]:
-    pa_, pb = flatten(a.params), flatten(b.params)
+    params_a, params_b = flatten(a.params), flatten(b.params)
     return tuple(
-        ParamChange(key=key, value_a=pa_.get(key), value_b=pb.get(key))
-        for key in sorted(set(pa_) | set(pb))
-        if pa_.get(key) != pb.get(key)
+        ParamChange(key=key, value_a=params_a.get(key), value_b=params_b.get(key))
+        for key in sorted(set(params_a) | set(params_b))
+        if params_a.get(key) != params_b.get(key)
     )
 
 

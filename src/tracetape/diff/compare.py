@@ -13,23 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tracetape.diff.causes import (
-    ModelChange,
-    PromptChange,
-    RetrieverChange,
-)
-from tracetape.diff.changes import (
-    Change,
-    FieldChange,
-    Metric,
-    MetricChange,
-)
-from tracetape.diff.effects import (
-    DocumentsChange,
-    ErrorChange,
-    OutputChange,
-    ToolArgsChange,
-)
+from tracetape.diff.causes import ModelChange, PromptChange, RetrieverChange
+from tracetape.diff.changes import Change, FieldChange, Metric, MetricChange
+from tracetape.diff.effects import DocumentsChange, ErrorChange, OutputChange, ToolArgsChange
 from tracetape.diff.environment import flatten
 from tracetape.diff.steps import Step, output_text
 from tracetape.spans import kinds, semconv

@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tracetape.diff.causes import (
-    EnvironmentChange,
-    PackageChange,
-)
+from tracetape.diff.causes import EnvironmentChange, PackageChange
 from tracetape.diff.changes import Change
 
 _NOT_COMPARED = frozenset({"environment_id", "packages", "taken_at"})

@@ -9,12 +9,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from tracetape.diff.causes import PromptChange
-from tracetape.diff.changes import (
-    Change,
-    FieldChange,
-    Group,
-    shown,
-)
+from tracetape.diff.changes import Change, FieldChange, Group, shown
 from tracetape.diff.effects import OutputChange
 from tracetape.diff.render_text import MAX_METRIC_ROWS
 

@@ -11,17 +11,10 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from tracetape.diff.causes import (
-    PackageChange,
-    PromptChange,
-)
+from tracetape.diff.causes import PackageChange, PromptChange
 from tracetape.diff.changes import Change, FieldsChange
 from tracetape.diff.changes import Group as CauseGroup
-from tracetape.diff.effects import (
-    OutputChange,
-    StepChange,
-    TraceChange,
-)
+from tracetape.diff.effects import OutputChange, StepChange, TraceChange
 
 if TYPE_CHECKING:
     from tracetape.diff.result import Diff

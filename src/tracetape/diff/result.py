@@ -8,12 +8,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from tracetape.diff.changes import (
-    Change,
-    Group,
-    MetricChange,
-    ParamChange,
-)
+from tracetape.diff.changes import Change, Group, MetricChange, ParamChange
 
 What = Literal["trace", "run", "environment"]
 

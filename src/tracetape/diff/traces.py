@@ -7,16 +7,8 @@ from dataclasses import dataclass, field
 
 from tracetape.diff import compare
 from tracetape.diff.align import align
-from tracetape.diff.changes import (
-    Change,
-    Metric,
-    MetricChange,
-)
-from tracetape.diff.effects import (
-    ErrorChange,
-    OutputChange,
-    StepChange,
-)
+from tracetape.diff.changes import Change, Metric, MetricChange
+from tracetape.diff.effects import ErrorChange, OutputChange, StepChange
 from tracetape.diff.steps import CONTAINER_KINDS, Step, TraceSteps, output_text
 
 FINAL = 1 << 30

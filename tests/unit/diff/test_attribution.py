@@ -4,21 +4,9 @@ else unexplained."""
 from __future__ import annotations
 
 from tracetape.diff.attribution import attribute
-from tracetape.diff.causes import (
-    ModelChange,
-    PackageChange,
-    RetrieverChange,
-)
-from tracetape.diff.changes import (
-    Change,
-    FieldChange,
-)
-from tracetape.diff.effects import (
-    DocumentsChange,
-    ErrorChange,
-    OutputChange,
-    TraceChange,
-)
+from tracetape.diff.causes import ModelChange, PackageChange, RetrieverChange
+from tracetape.diff.changes import Change, FieldChange
+from tracetape.diff.effects import DocumentsChange, ErrorChange, OutputChange, TraceChange
 from tracetape.diff.traces import FINAL, Located
 
 RETRIEVER = RetrieverChange(name="retriever", fields=(FieldChange("search_kwargs.k", 2, 3),))
