@@ -97,7 +97,11 @@ def prompt_change(a: Step, b: Step) -> PromptChange | None:
     other = ("format", semconv.PROMPT_FORMAT), ("class", semconv.PROMPT_CLASS)
     fields = field_changes({k: _attr(a, v) for k, v in other}, {k: _attr(b, v) for k, v in other})
     if text_a == text_b and set(vars_a) == set(vars_b) and not fields:
-        return None
+        # The shown template may be cut at the display limit; its hash covers it whole.
+        hashes = {"hash": _attr(a, semconv.PROMPT_HASH)}, {"hash": _attr(b, semconv.PROMPT_HASH)}
+        fields = field_changes(*hashes)
+        if not fields:
+            return None
     return PromptChange(
         name=a.name, text_a=text_a, text_b=text_b, variables_a=vars_a, variables_b=vars_b,
         fields=fields,
