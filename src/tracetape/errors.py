@@ -8,6 +8,7 @@ TracetapeError
  │    ├── SchemaVersionError    the tape was written by a newer tracetape
  │    └── FlushError            recorded spans could not be made durable
  ├── NotFoundError              an id that is not on the tape
+ ├── DiffError                  two ids that cannot be diffed (a trace and a run)
  └── IntegrationMissingError    an extra (langchain, llamaindex, otlp) is not installed
 ```
 
@@ -52,3 +53,8 @@ class NotFoundError(TracetapeError, KeyError):
 
 class IntegrationMissingError(TracetapeError, ImportError):
     """An optional integration was used without its extra installed."""
+
+
+class DiffError(TracetapeError, ValueError):
+    """Two ids ``tape.diff`` cannot compare: of different kinds, or not a trace, run or
+    environment id."""

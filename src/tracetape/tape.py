@@ -40,10 +40,12 @@ from tracetape.store.exporter import TapeSpanExporter
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tracetape.diff import Diff
     from tracetape.inspect.reader import TapeReader
     from tracetape.inspect.render.plot import Plot
     from tracetape.inspect.span import SpanNode
     from tracetape.inspect.trace import Trace
+    from tracetape.lineage import Lineage
     from tracetape.replay import Replay
     from tracetape.replay.session import Source as ReplaySource
 
@@ -456,6 +458,36 @@ class Tape:
         return store_export.export(
             self.path, self.settings.lock_timeout, Path(dest), fmt=format, trace_ids=ids
         )
+
+    # -- diff --------------------------------------------------------------------------
+    def diff(self, a: str | object, b: str | object) -> Diff:
+        """What changed between two traces, runs or environments (ids, or Run/Trace objects).
+
+        Returns a `Diff`: causes (environment, prompts, models, retriever configs) with
+        the effects grouped under them (documents, tool args, outputs, steps, errors),
+        declared run params, and timings apart. Raises `DiffError` for ids of two kinds.
+
+        Example:
+            >>> tape.diff("run-1f0c...", "run-9ab2...").causes
+        """
+        from tracetape.diff import Source, diff
+
+        return diff(Source(self._reader.arrow, self.flush), a, b)
+
+    # -- lineage -----------------------------------------------------------------------
+    def lineage(self, node_id: str) -> Lineage:
+        """What a span, trace, run, artifact or environment came from and what came of it.
+
+        Returns a `Lineage`: ``.edges``/``.nodes`` DataFrames, a graph in Jupyter, a tree
+        in a terminal, ``.to_openlineage()``. Raises `NotFoundError` for an unknown id.
+
+        Example:
+            >>> tape.lineage(llm_span_id).nodes.query("type == 'dataset'")
+        """
+        from tracetape.lineage import lineage
+
+        self.flush()
+        return lineage(self._reader.arrow, node_id, where=str(self.path))
 
     # -- replay ------------------------------------------------------------------------
     def replay(

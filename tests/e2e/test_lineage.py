@@ -261,3 +261,30 @@ def test_lineage_from_a_prompt_version_or_a_model_reaches_the_calls_that_used_it
         assert {rec.llm, rec.trace_id, rec.run.run_id} <= set(by_model.downstream())
     assert by_prompt.nodes.set_index("node_id").loc[first.prompt_hash, "type"] == "prompt"
     assert by_model.upstream() == []
+
+
+def test_documents_cut_for_display_are_matched_from_the_whole_payload(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracetape
+
+    monkeypatch.setenv("TRACETAPE_MAX_DISPLAY_CHARS", "256")
+    long_docs = [
+        Document(id=f"long-{i}", page_content=f"{text} " + "More about it. " * 40, metadata=meta)
+        for i, (text, meta) in enumerate(rag.TEXTS.values())
+    ]
+    tape = tracetape.open(tmp_path / "cut.duckdb")
+    try:
+        rec = record_rag(tape, long_docs)
+        cut = tape.sql(
+            "SELECT attributes->'tracetape.truncated' AS cut FROM spans WHERE span_id = ?",
+            [rec.retriever],
+        ).cut[0]
+        down = tape.lineage(rec.dataset.artifact_id).downstream()
+        up = tape.lineage(rec.llm)
+    finally:
+        tape.close()
+    assert "gen_ai.retrieval.documents" in json.loads(cut)
+    assert {rec.retriever, rec.llm} <= set(down)
+    edge = up.edges.set_index("relation").loc["retrieved_from"]
+    assert json.loads(edge.attributes)["match"] == ["content"]

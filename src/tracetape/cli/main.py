@@ -11,6 +11,9 @@ Example:
     $ tracetape sql "select kind, count(*) from spans group by kind"
     $ tracetape export --format parquet --out exported/
     $ tracetape prune --older-than 30d
+    $ tracetape diff run-1f0c... run-9ab2...
+    $ tracetape env export run-1f0c... --out requirements.txt
+    $ tracetape lineage 00f067aa0ba902b7 --format openlineage
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import duckdb
 from rich.console import Console
 from rich.markup import escape
 
-from tracetape.cli import demo, export, ls, prune, show, sql
+from tracetape.cli import demo, diff, env, export, lineage, ls, prune, show, sql
 from tracetape.errors import TracetapeError
 from tracetape.settings import DEFAULT_PATH
 
@@ -41,6 +44,9 @@ _VERBS: dict[str, tuple[AddParser, Verb]] = {
     "sql": (sql.add_parser, sql.run),
     "export": (export.add_parser, export.run),
     "prune": (prune.add_parser, prune.run),
+    "diff": (diff.add_parser, diff.run),
+    "env": (env.add_parser, env.run),
+    "lineage": (lineage.add_parser, lineage.run),
 }
 
 

@@ -176,10 +176,15 @@ class Source:
         return self.rows(f"SELECT trace_id, {fields} FROM spans WHERE kind = 'llm'")
 
     def retrievals(self) -> list[dict[str, Any]]:
-        """trace id and attributes of every retriever span (to find a dataset's uses)."""
-        found = self.rows(
-            "SELECT trace_id, attributes::VARCHAR AS attributes FROM spans WHERE kind = 'retriever'"
-        )
-        for row in found:
-            row["attributes"] = json.loads(row["attributes"] or "{}")
-        return found
+        """trace id and the document attributes of every retriever span (to find a
+        dataset's uses): only the three attributes that name documents are read."""
+        keys = (
+            semconv.RETRIEVAL_DOCUMENTS, semconv.RETRIEVER_DOCUMENT_IDS, semconv.REPLAY_OUTPUT,
+        )  # fmt: skip
+        fields = ", ".join(f"attributes->'{k}' AS \"{k}\"" for k in keys)
+        found = self.rows(f"SELECT trace_id, {fields} FROM spans WHERE kind = 'retriever'")
+        return [
+            {"trace_id": row["trace_id"], "attributes": {
+                k: json.loads(row[k]) for k in keys if row[k] is not None}}
+            for row in found
+        ]  # fmt: skip

@@ -12,9 +12,10 @@
 * retriever span -> llm span (``context``): a returned document's text appears in the
   model's input (directly, or through a tool message).
 
-When the texts were not recorded or were cut to the display limit, the last two fall
-back to order (``match: order``): the latest prompt span that ended before the call, and
-every retriever span that did.
+When the texts needed were not recorded, or not whole (cut to the display limit, earlier
+messages left out), and they do not match as far as they go, the last two fall back to
+order (``match: order``): the latest prompt span that ended before the call, and every
+retriever span that did.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from tracetape.lineage import derived
 from tracetape.lineage.derived import Document
 from tracetape.lineage.graph import Graph, Node
 from tracetape.spans import semconv
+from tracetape.spans.encode import TRUNCATION_MARKER
+
+OMITTED = "omitted_earlier_messages"
+"""The marker message that stands for the earliest messages a display left out."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +114,28 @@ def _contains(haystack: Sequence[str], needle: str) -> bool:
     return bool(needle) and any(needle in text for text in haystack)
 
 
-def _texts(attrs: Mapping[str, Any], key: str) -> list[str] | None:
+@dataclass(frozen=True)
+class Texts:
+    """The texts of a span's messages, and whether they are all there: not cut to the
+    display limit, no earlier message left out, no text cut short."""
+
+    texts: list[str]
+    complete: bool
+
+
+_CUT = TRUNCATION_MARKER.split("{", 1)[0]
+
+
+def _texts(attrs: Mapping[str, Any], key: str) -> Texts:
     value = attrs.get(key)
     if value is None or derived.truncated(value):
-        return None
-    return [t for t in derived.message_texts(value) if t]
+        return Texts([], False)
+    texts = [t for t in derived.message_texts(value) if t]
+    omitted = isinstance(value, list) and any(
+        isinstance(m, Mapping) and OMITTED in m  # pyright: ignore[reportUnknownArgumentType]
+        for m in value  # pyright: ignore[reportUnknownVariableType]
+    )
+    return Texts(texts, not omitted and not any(_CUT in t for t in texts))
 
 
 def _prompt_edges(
@@ -122,17 +144,16 @@ def _prompt_edges(
     started = [p for p in prompts if _started_before(p, llm) and p["span_id"] != llm["span_id"]]
     before = [p for p in started if _ended_before(p, llm)]
     inputs = _texts(llm["attributes"], semconv.INPUT_MESSAGES)
-    matched: list[Mapping[str, Any]] = []
-    for prompt in started:
-        rendered = _texts(prompt["attributes"], semconv.OUTPUT)
-        if inputs is None or not rendered:
-            continue
-        if all(_contains(inputs, text) for text in rendered):
-            matched.append(prompt)
+    rendered = {p["span_id"]: _texts(p["attributes"], semconv.OUTPUT) for p in started}
+    matched = [
+        p
+        for p in started
+        if rendered[p["span_id"]].texts
+        and all(_contains(inputs.texts, text) for text in rendered[p["span_id"]].texts)
+    ]
     how = "content"
-    if not matched and before and (inputs is None or all(
-        not _texts(p["attributes"], semconv.OUTPUT) for p in before
-    )):  # fmt: skip
+    unsure = not inputs.complete or any(not rendered[p["span_id"]].complete for p in before)
+    if not matched and before and unsure:
         matched, how = before, "order"
     if matched:
         chosen = max(matched, key=lambda p: (p["start_time"], p["span_id"]))
@@ -149,19 +170,17 @@ def _context_edges(
         if not _started_before(retriever, llm):
             continue
         texts = [d.text for d in docs if d.text]
-        if inputs is None or not texts:
-            if _ended_before(retriever, llm):
-                graph.add_edge(retriever["span_id"], llm["span_id"], "context", match="order")
-            continue
         used = [
             d.id or (d.content_sha256 or "")[:12]
             for d in docs
-            if d.text and _contains(inputs, d.text)
+            if d.text and _contains(inputs.texts, d.text)
         ]
         if used:
             graph.add_edge(
                 retriever["span_id"], llm["span_id"], "context", match="content", documents=used
             )
+        elif (not inputs.complete or not texts) and _ended_before(retriever, llm):
+            graph.add_edge(retriever["span_id"], llm["span_id"], "context", match="order")
 
 
 def add_artifact_uses(graph: Graph, span: Mapping[str, Any]) -> None:
