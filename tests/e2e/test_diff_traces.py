@@ -119,6 +119,9 @@ def test_ids_say_what_they_are(tape: Tape) -> None:
     span_id = tape.sql("SELECT span_id FROM spans WHERE trace_id = ? LIMIT 1", [a]).iloc[0, 0]
 
     assert tape.diff(a[:8], b[:10]).is_empty  # unique prefixes of trace ids
+    assert tape.diff(tape.trace(a), tape.trace(b)).is_empty  # or the traces themselves
+    with pytest.raises(DiffError, match="neither an id nor a run or trace"):
+        tape.diff(42, b)
     with pytest.raises(DiffError, match=f"a span id.*its trace is {a}"):
         tape.diff(span_id, b)
     with pytest.raises(DiffError, match="not a trace, run"):

@@ -117,8 +117,9 @@ def build(a: Side, b: Side) -> Diff:
     )  # fmt: skip
 
 
-def diff(source: Source, a: str, b: str) -> Diff:
-    """Diff two traces, two runs or two environments of the tape behind ``source``.
+def diff(source: Source, a: object, b: object) -> Diff:
+    """Diff two traces, two runs or two environments of the tape behind ``source``: by
+    id, or as the `Run` or `Trace` objects themselves.
 
     Raises `DiffError` for ids of different kinds, `NotFoundError` for unknown ones.
     """

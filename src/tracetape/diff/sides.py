@@ -44,6 +44,17 @@ def _rows(query: Query, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]
     return query(sql, params).to_pylist()
 
 
+def id_of(value: object) -> str:
+    """An id given as text, or the id of a `Run`, `Trace` or span object."""
+    if isinstance(value, str):
+        return value
+    for attribute in ("run_id", "trace_id", "environment_id"):
+        found = getattr(value, attribute, None)
+        if isinstance(found, str):
+            return found
+    raise DiffError(f"{value!r} is neither an id nor a run or trace")
+
+
 def kind_of(query: Query, text: str) -> tuple[What, str]:
     """What ``text`` names and its whole id (a trace prefix resolved)."""
     key = text.strip().lower()
@@ -147,8 +158,10 @@ def read(query: Query, text: str) -> Side:
     return read_trace(query, key)
 
 
-def read_pair(query: Query, a: str, b: str) -> tuple[Side, Side]:
-    """Both sides, checked to be of one kind (`DiffError` otherwise)."""
+def read_pair(query: Query, a: object, b: object) -> tuple[Side, Side]:
+    """Both sides (ids, or runs and traces), checked to be of one kind (`DiffError`
+    otherwise)."""
+    a, b = id_of(a), id_of(b)
     kind_a, _ = kind_of(query, a)
     kind_b, _ = kind_of(query, b)
     if kind_a != kind_b:
