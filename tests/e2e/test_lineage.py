@@ -288,3 +288,14 @@ def test_documents_cut_for_display_are_matched_from_the_whole_payload(
     assert {rec.retriever, rec.llm} <= set(down)
     edge = up.edges.set_index("relation").loc["retrieved_from"]
     assert json.loads(edge.attributes)["match"] == ["content"]
+
+
+def test_lineage_from_an_environment_reaches_what_was_recorded_in_it(tape: Tape) -> None:
+    rec = record_rag(tape)
+    env = str(tape.snapshot["environment_id"])
+
+    lin = tape.lineage(env)
+
+    assert lin.upstream() == []
+    assert {rec.trace_id, rec.run.run_id} <= set(lin.downstream())
+    assert lin.attributes(env)["python"] == tape.snapshot["python"]["version"]
