@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tracetape.diff.result import Diff
 
 MAX_METRIC_ROWS = 30
+MAX_CAUSE_ROWS = 25
 _DIFF_STYLES = (("+", "green"), ("-", "red"), ("@@", "cyan"))
 _SHOWN_IN_DETAIL = PromptChange | OutputChange | FieldsChange
 
@@ -62,10 +63,15 @@ def _add(tree: Tree, change: Change, marker: str, style: str) -> Tree:
 def _group(tree: Tree, group: CauseGroup) -> None:
     if not group.causes:
         node = tree.add(Text("? unexplained (no recorded cause differs)", style="bold yellow"))
-    else:
+    elif len(group.causes) == 1:
         node = _add(tree, group.causes[0], "●", "magenta")
-        for cause in group.causes[1:]:
-            _add(node, cause, "+", "magenta")
+    else:  # the environment's changes, which together own their effects
+        node = tree.add(Text(f"● {len(group.causes)} environment changes", style="bold magenta"))
+        for cause in group.causes[:MAX_CAUSE_ROWS]:
+            _add(node, cause, "●", "magenta")
+        if len(group.causes) > MAX_CAUSE_ROWS:
+            more = len(group.causes) - MAX_CAUSE_ROWS
+            node.add(Text(f"… {more} more in Diff.causes", style="dim"))
     for effect in group.effects:
         _add(node, effect, "↳", "blue")
 

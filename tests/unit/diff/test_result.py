@@ -49,3 +49,17 @@ def test_text_and_html_show_the_prompt_diff_and_escape_it() -> None:
     assert "&amp;" in html
     assert "timings and tokens (never causes)" in text and "timings and tokens" in html
     assert repr(diff) == "Diff(runs run-a ↔ run-b: 1 causes, 0 effects, 0 params, 1 timings)"
+
+
+def test_many_environment_changes_show_together_and_are_cut_in_text() -> None:
+    packages = tuple(
+        PackageChange(name=f"pkg{i:02d}", version_a="1", version_b="2") for i in range(30)
+    )
+    diff = Diff("env-a", "env-b", "environment", groups=(Group(packages),))
+
+    text = diff.text(width=100)
+
+    assert "● 30 environment changes" in text
+    assert "pkg24 changed: 1 → 2" in text and "pkg25" not in text
+    assert "… 5 more in Diff.causes" in text
+    assert len(diff.causes) == 30 and "pkg29" in diff._repr_html_()
