@@ -12,7 +12,6 @@ import json
 import os
 import re
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from tracetape.inspect.reader import TapeReader
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 KERNEL = "tracetape-venv"
 TRACE_ID = re.compile(r"\b[0-9a-f]{32}\b")
-MAX_SECONDS = 20.0
 
 
 def _committed(name: str) -> Any:
@@ -33,10 +31,10 @@ def _committed(name: str) -> Any:
 
 
 class Executed:
-    """An executed notebook: its cells' outputs by tag, the tapes it wrote, its time."""
+    """An executed notebook: its cells' outputs by tag and the tapes it wrote."""
 
-    def __init__(self, notebook: Any, folder: Path, seconds: float) -> None:
-        self.notebook, self.folder, self.seconds = notebook, folder, seconds
+    def __init__(self, notebook: Any, folder: Path) -> None:
+        self.notebook, self.folder = notebook, folder
 
     def cell(self, tag: str) -> Any:
         cells = [c for c in self.notebook.cells if tag in c.metadata.get("tags", [])]
@@ -118,11 +116,10 @@ def _execute(name: str, folder: Path) -> Executed:
         startup_timeout=60,
         resources={"metadata": {"path": str(folder)}},
     )
-    started = time.perf_counter()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TMPDIR", str(folder))  # the notebook's tempfile.mkdtemp() lands here
         client.execute()
-    return Executed(notebook, folder, time.perf_counter() - started)
+    return Executed(notebook, folder)
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +144,7 @@ def test_notebooks_are_committed_without_outputs(name):
 # -- 01: record a LangGraph agent and inspect it ------------------------------------------
 
 
-def test_record_and_inspect_runs_fast_and_records_three_traces(record_and_inspect):
-    assert record_and_inspect.seconds < MAX_SECONDS
+def test_record_and_inspect_runs_cleanly_and_records_three_traces(record_and_inspect):
     assert record_and_inspect.stderr() == ""
     recorded = record_and_inspect.tape("tape.duckdb").traces()
     assert len(recorded) == 3
@@ -224,8 +220,7 @@ def test_record_and_inspect_stats_and_plots(record_and_inspect):
 # -- 02: find a bad response --------------------------------------------------------------
 
 
-def test_find_a_bad_response_runs_fast_and_records_five_traces(find_a_bad_response):
-    assert find_a_bad_response.seconds < MAX_SECONDS
+def test_find_a_bad_response_runs_cleanly_and_records_five_traces(find_a_bad_response):
     assert find_a_bad_response.stderr() == ""
     assert len(find_a_bad_response.tape("support.duckdb").traces()) == 5
     assert find_a_bad_response.text("traces").count("support-agent-v2") == 5
