@@ -10,6 +10,9 @@ into a message the model reads) with one more tool and a different stand-in mode
   customer's latest order and calls ``lookup_order`` instead of ``search_docs``: the
   wrong tool, in a trace that ends without any error.
 
+``03_why_did_it_change.ipynb`` fixes the last one with a prompt edit: `SupportModel`
+follows `FAQ_RULE` when its system message holds it (``build_agent(prompt=...)``).
+
 No network and no API key: `SupportModel` is a deterministic tool-calling chat model.
 
 Example:
@@ -23,8 +26,15 @@ import re
 import time
 from typing import Any, Final
 
+from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import ToolCall
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -33,7 +43,7 @@ from langchain_core.tools import BaseTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from tracetape.demo.agent import tool_loop
-from tracetape.demo.knowledge import ORDERS, build_retriever
+from tracetape.demo.knowledge import FAQ, ORDERS, build_retriever
 from tracetape.demo.model import answer
 from tracetape.demo.tools import make_tools
 
@@ -51,16 +61,19 @@ QUESTIONS: Final = (
 )
 """One question per trace: fine, fine, slow tool, failed tool, wrong tool."""
 
-PROMPT: Final = ChatPromptTemplate.from_messages(
-    [
-        (
-            "system",
-            "You are the support assistant of Kettle & Mug Co. The customer's latest "
-            "order is {latest_order}. Answer from the FAQ and the order records only.",
-        ),
-        MessagesPlaceholder("messages"),
-    ]
+SYSTEM: Final = (
+    "You are the support assistant of Kettle & Mug Co. The customer's latest "
+    "order is {latest_order}. Answer from the FAQ and the order records only."
 )
+"""The system message template of `PROMPT`."""
+
+PROMPT: Final = ChatPromptTemplate.from_messages(
+    [("system", SYSTEM), MessagesPlaceholder("messages")]
+)
+
+FAQ_RULE: Final = "Questions about shipping times are FAQ questions: search the docs."
+"""A rule `SupportModel` follows when its system message holds it: a "how long" question
+goes to ``search_docs`` (searched for "shipping times", the rule's own words)."""
 
 _ORDER_ID = re.compile(r"\b[A-Z]-\d{3,5}\b")
 
@@ -73,13 +86,16 @@ def track_parcel(order_id: str) -> str:
     return f"parcel of {order_id}: with {order.get('carrier', 'no carrier')}, in transit"
 
 
-def plan(question: str) -> tuple[str, dict[str, str]]:
-    """The one tool call (name, args) `SupportModel` makes for a question."""
+def plan(question: str, system: str = "") -> tuple[str, dict[str, str]]:
+    """The one tool call (name, args) `SupportModel` makes for a question, given its
+    system message (which may hold `FAQ_RULE`)."""
     order = _ORDER_ID.search(question)
     if order:
         return "lookup_order", {"order_id": order.group()}
     if "track" in question.lower():
         return "track_parcel", {"order_id": LATEST_ORDER}
+    if question.lower().startswith("how long") and FAQ_RULE in system:
+        return "search_docs", {"query": "shipping times"}
     if question.lower().startswith("how long"):
         # The deliberate fault: "how long" is read as "when does my order arrive".
         return "lookup_order", {"order_id": LATEST_ORDER}
@@ -116,12 +132,13 @@ class SupportModel(BaseChatModel):
     ) -> ChatResult:
         asked = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
         question = messages[asked].text
+        system = " ".join(m.text for m in messages if isinstance(m, SystemMessage))
         results = [m for m in messages[asked + 1 :] if isinstance(m, ToolMessage)]
         if results:
             message = AIMessage(content=answer(question, results))
             finish = "stop"
         else:
-            name, args = plan(question)
+            name, args = plan(question, system)
             call = ToolCall(name=name, args=args, id=f"call_{name}", type="tool_call")
             message = AIMessage(content="", tool_calls=[call])
             finish = "tool_calls"
@@ -133,8 +150,21 @@ class SupportModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
-def build_agent() -> Any:
-    """The compiled graph; invoke it with ``{"messages": [("user", question)]}``."""
+def faq_documents() -> list[Document]:
+    """The FAQ entries as the documents the agent's retriever is built from (the same ids,
+    texts and metadata), e.g. to log them as a dataset artifact."""
+    return [
+        Document(id=ident, page_content=text, metadata={"topic": topic})
+        for ident, topic, text in FAQ
+    ]
+
+
+def build_agent(prompt: ChatPromptTemplate = PROMPT) -> Any:
+    """The compiled graph; invoke it with ``{"messages": [("user", question)]}``.
+
+    ``prompt``: the agent's prompt template (a system message with ``{latest_order}``,
+    then the conversation); `PROMPT` by default.
+    """
     tools = [*make_tools(build_retriever()), track_parcel]
-    chain = PROMPT.partial(latest_order=LATEST_ORDER) | SupportModel().bind_tools(tools)
+    chain = prompt.partial(latest_order=LATEST_ORDER) | SupportModel().bind_tools(tools)
     return tool_loop(chain, tools, GRAPH_NAME)
