@@ -8,10 +8,13 @@ the outputs against what was recorded. Cells are found by their tag.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import re
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,7 +135,19 @@ def find_a_bad_response(jupyter: Path, tmp_path_factory: pytest.TempPathFactory)
     return _execute("02_find_a_bad_response.ipynb", tmp_path_factory.mktemp("nb02"))
 
 
-@pytest.mark.parametrize("name", ["01_record_and_inspect.ipynb", "02_find_a_bad_response.ipynb"])
+@pytest.fixture(scope="module")
+def why_did_it_change(jupyter: Path, tmp_path_factory: pytest.TempPathFactory) -> Executed:
+    return _execute("03_why_did_it_change.ipynb", tmp_path_factory.mktemp("nb03"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "01_record_and_inspect.ipynb",
+        "02_find_a_bad_response.ipynb",
+        "03_why_did_it_change.ipynb",
+    ],
+)
 def test_notebooks_are_committed_without_outputs(name):
     notebook = _committed(name)
     nbformat.validate(notebook)
@@ -295,3 +310,253 @@ def test_a_trace_or_span_shows_once(record_and_inspect):
         assert len(shown) == 1, tag
     text_view = record_and_inspect.cell("text_view").outputs
     assert [o.output_type for o in text_view] == ["stream"]
+
+
+# -- 03: why did it change? --------------------------------------------------------------
+
+SHIPPING = "How long does shipping to Canada take?"
+
+
+@functools.cache
+def _support_agent() -> Any:
+    """The notebooks' ``_support_agent`` module (its questions and the prompt rule)."""
+    spec = importlib.util.spec_from_file_location("_support_agent", NOTEBOOKS / "_support_agent.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _html_rows(html: str) -> list[str]:
+    """The body rows of the HTML tables in a cell's output (a header row has a style)."""
+    return re.findall(r"<tr>.*?</tr>", html, flags=re.DOTALL)
+
+
+def _cells(row: str) -> list[str]:
+    """The data cells of one HTML table row (the index cell left out)."""
+    return re.findall(r"<td>(.*?)</td>", row, flags=re.DOTALL)
+
+
+class Story:
+    """What notebook 03 recorded, read back from its tape."""
+
+    def __init__(self, executed: Executed) -> None:
+        reader = executed.tape("support.duckdb")
+        self.reader = reader
+        runs = reader.sql("select run_id, name, n_traces from runs order by start_time")
+        self.runs = runs
+        self.v2, self.v3 = runs.run_id
+        self.bad = self.shipping_trace(self.v2)
+        self.fixed_in_v3 = self.shipping_trace(self.v3)
+        replays = reader.sql(
+            "select trace_id from traces where replay_of = ? order by start_time", [self.bad]
+        ).trace_id
+        # In the notebook's order: the exact replay, the one that stopped, the fix.
+        self.replay, self.stopped, self.counterfactual = replays
+
+    def shipping_trace(self, run_id: str) -> str:
+        (trace_id,) = self.reader.sql(
+            "select trace_id from spans where parent_span_id is null and run_id = ? "
+            "and input::varchar like ?",
+            [run_id, f"%{SHIPPING}%"],
+        ).trace_id
+        return str(trace_id)
+
+    def answer(self, trace_id: str) -> str:
+        """The final answer of a trace, as its root span recorded it."""
+        return self.reader.trace(trace_id).output["messages"][-1]["parts"][0]["content"]
+
+    def spans(self, trace_id: str, kind: str) -> Any:
+        return self.reader.sql(
+            "select span_id, name, tool_name, input from spans where trace_id = ? and kind = ? "
+            "order by start_time",
+            [trace_id, kind],
+        )
+
+    def system(self, trace_id: str) -> str:
+        """The system message of a trace's first model call."""
+        llm = self.reader.trace(trace_id).first(kind="llm")
+        (text,) = [
+            part["content"]
+            for message in llm.input
+            if message["role"] == "system"
+            for part in message["parts"]
+        ]
+        return text
+
+
+@pytest.fixture(scope="module")
+def story(why_did_it_change: Executed) -> Story:
+    return Story(why_did_it_change)
+
+
+def test_why_did_it_change_runs_cleanly_and_records_two_runs(why_did_it_change, story):
+    assert why_did_it_change.stderr() == ""
+    assert list(story.runs.name) == ["support-v2", "support-v3"]
+    assert list(story.runs.n_traces) == [5, 5]
+    # Listed while only support-v2 existed.
+    runs = why_did_it_change.text("runs")
+    assert story.v2 in runs and "support-v2" in runs and story.v3 not in runs
+    recorded = why_did_it_change.text("record")
+    for question in _support_agent().QUESTIONS:
+        assert f"Q: {question}\nA: " in recorded
+    assert f"A: {story.answer(story.bad)}" in recorded
+
+
+def test_why_did_it_change_logs_the_faq_and_the_questions(why_did_it_change, story):
+    logged = story.reader.sql(
+        "select a.artifact_id, a.kind, a.name, l.run_id from artifacts a "
+        "join artifact_links l using (artifact_id) order by l.created_at"
+    )
+    faq = logged[logged.name == "faq"]
+    assert set(faq.kind) == {"dataset"} and faq.artifact_id.nunique() == 1  # the same content
+    assert set(faq.run_id) == {story.v2, story.v3}
+    assert set(logged.name) == {"faq", "questions"}
+    shown = why_did_it_change.html("artifacts")
+    for artifact_id in logged[logged.run_id == story.v2].artifact_id:
+        assert artifact_id in shown
+    assert '"documents": 8' in why_did_it_change.text("artifacts")
+
+
+def test_why_did_it_change_finds_the_wrong_tool(why_did_it_change, story):
+    (tool,) = story.spans(story.bad, "tool").tool_name
+    assert tool == "lookup_order"
+    shown = why_did_it_change.text("bad")
+    assert shown.startswith(
+        f"wrong tool in trace {story.bad}\nrecorded answer: {story.answer(story.bad)}\n"
+    )
+
+
+def test_why_did_it_change_replays_the_recorded_answer(why_did_it_change, story):
+    recorded = story.answer(story.bad)
+    assert story.answer(story.replay) == recorded
+    shown = why_did_it_change.text("replay")
+    assert f"answer:          {recorded}\n" in shown
+    assert "same as before:  True\n" in shown
+    # Every model and tool call of the replay came from the tape, none ran.
+    calls = len(story.spans(story.replay, "llm")) + len(story.spans(story.replay, "tool"))
+    assert f"calls from tape: {calls}, ran for real: 0\n" in shown
+    assert shown.endswith(f"replay trace:    {story.replay}\n")
+    # Its row in tape.traces() names the trace it replays; the recorded ones name none.
+    rows = [_cells(row) for row in _html_rows(why_did_it_change.html("replay_link"))]
+    by_trace = {cells[0]: cells for cells in rows}  # trace_id, run_id, replay_of, ...
+    assert by_trace[story.replay][2] == story.bad
+    assert not by_trace[story.replay][1].startswith("run-")  # recorded outside any run
+    originals = [cells for cells in rows if cells[1] == story.v2]
+    assert len(originals) == 5 and not any(TRACE_ID.search(cells[2]) for cells in originals)
+
+
+def test_why_did_it_change_shows_where_the_edited_prompt_diverges(why_did_it_change, story):
+    first_llm = story.spans(story.bad, "llm").span_id.iloc[0]
+    shown = why_did_it_change.text("divergence")
+    assert shown.startswith(
+        f"replay diverged at llm call #0 'SupportModel' (recorded span {first_llm}): "
+    )
+    before, after = story.system(story.bad), story.system(story.counterfactual)
+    assert after == f"{before} {_support_agent().FAQ_RULE}"
+    lines = shown.splitlines()
+    assert f"-system: {before}" in lines and f"+system: {after}" in lines
+    assert f" human: {SHIPPING}" in lines  # the question itself did not change
+
+
+def test_why_did_it_change_tries_the_fix_with_the_model_live(why_did_it_change, story):
+    fixed = story.answer(story.counterfactual)
+    assert fixed != story.answer(story.bad)
+    assert "Shipping to Canada takes" in fixed  # the FAQ entry, not an order status
+    tools = story.spans(story.counterfactual, "tool")
+    assert list(tools.tool_name) == ["search_docs"]
+    assert len(story.spans(story.counterfactual, "retriever")) == 1
+    shown = why_did_it_change.text("counterfactual")
+    assert f"answer:          {fixed}\n" in shown
+    assert "same as before:  False\n" in shown
+    assert "calls from tape: 0, ran for real: 3\n" in shown  # model, search_docs, model
+    (lookup,) = story.spans(story.bad, "tool").span_id
+    assert f"tool call #1 'lookup_order' (recorded span {lookup})" in shown
+
+
+def test_why_did_it_change_diffs_the_fix_against_the_bad_trace(why_did_it_change, story):
+    import tracetape
+    from tracetape.diff import PromptChange
+
+    html = why_did_it_change.html("diff_traces")
+    assert f"A {story.bad}" in html and f"B {story.counterfactual}" in html
+    assert 'class="diff"' in html and "cause: prompt ChatPromptTemplate" in html
+    text = why_did_it_change.text("diff_traces_text")
+    assert f"diff of traces A {story.bad} ↔ B {story.counterfactual}" in text
+    assert "causes (1) and their effects" in text
+    assert [line.strip(" │├└─") for line in text.splitlines() if "●" in line] == [
+        "● prompt ChatPromptTemplate"
+    ]
+    assert "tool lookup_order only in A" in text and "tool search_docs only in B" in text
+    (path,) = why_did_it_change.folder.rglob("support.duckdb")
+    tape = tracetape.open(path)
+    try:
+        (cause,) = tape.diff(story.bad, story.counterfactual).causes
+    finally:
+        tape.close()
+    assert isinstance(cause, PromptChange)
+    assert (
+        _support_agent().FAQ_RULE in cause.text_b and _support_agent().FAQ_RULE not in cause.text_a
+    )
+
+
+def test_why_did_it_change_diffs_the_runs_one_cause_one_question(why_did_it_change, story):
+    questions = _support_agent().QUESTIONS
+    assert f"Q: {SHIPPING}\nA: {story.answer(story.fixed_in_v3)}" in why_did_it_change.text(
+        "record_v3"
+    )
+    assert story.answer(story.fixed_in_v3) == story.answer(story.counterfactual)
+    effects = why_did_it_change.text("run_effects")
+    assert "causes: [('prompt', 'ChatPromptTemplate')]\n" in effects
+    assert "declared params: ['param prompt: v2 → v3']\n" in effects
+    counts = {
+        question: line[len(question) :].split()
+        for line in effects.splitlines()
+        for question in questions
+        if line.startswith(question)
+    }
+    assert set(counts) == set(questions)
+    for question in questions:
+        v2, v3 = (
+            story.reader.sql(
+                "select trace_id from spans where parent_span_id is null and run_id = ? "
+                "and input::varchar like ?",
+                [run_id, f"%{question}%"],
+            ).trace_id.iloc[0]
+            for run_id in (story.v2, story.v3)
+        )
+        same = list(story.spans(v2, "tool").tool_name) == list(
+            story.spans(v3, "tool").tool_name
+        ) and story.answer(v2) == story.answer(v3)
+        rendered, other = (int(n) for n in counts[question])
+        assert rendered == len(story.spans(v3, "prompt"))  # every request holds the edit
+        assert (other == 0) == same == (question != SHIPPING)
+    shipping = why_did_it_change.html("run_effects_shipping")
+    rows = _html_rows(shipping)
+    assert rows and all(SHIPPING in row for row in rows)
+    assert "lookup_order" in shipping and "search_docs" in shipping
+
+
+def test_why_did_it_change_follows_the_fixed_answer_to_the_faq(why_did_it_change, story):
+    answer_llm = story.spans(story.fixed_in_v3, "llm").span_id.iloc[-1]
+    (faq,) = story.reader.sql("select artifact_id from artifacts where name = 'faq'").artifact_id
+    (prompt_hash,) = story.reader.sql(
+        "select attributes->>'tracetape.prompt.hash' as h from spans "
+        "where span_id = (select span_id from spans where trace_id = ? and kind = 'prompt' "
+        "order by start_time desc limit 1)",
+        [story.fixed_in_v3],
+    ).h
+    svg = why_did_it_change.svg("lineage")
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    labels = " ".join(root.itertext())
+    assert "faq" in labels and "support-v3" in labels
+    edges = why_did_it_change.html("lineage_edges")
+    for node in (answer_llm, faq, prompt_hash, story.fixed_in_v3, story.v3):
+        assert node in edges
+    (retrieved,) = [r for r in _html_rows(edges) if "retrieved_from" in r]
+    assert faq in retrieved and "faq-shipping" in retrieved
+    assert "llm SupportModel" in why_did_it_change.text("lineage")
+    events = why_did_it_change.text("openlineage")
+    # One event per pipeline run and per trace the lineage holds: support-v3 and its trace.
+    assert events == "2 OpenLineage events: ['support-v3', 'trace/support-agent-v2']\n"
