@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -110,6 +110,8 @@ class SupportModel(BaseChatModel):
     """A fake chat model: one tool call per question (see `plan`), then an answer."""
 
     model_name: str = "support-model-2"
+    calls: ClassVar[int] = 0
+    """How many times any `SupportModel` generated an answer (a replay calls none)."""
 
     @property
     def _llm_type(self) -> str:
@@ -130,6 +132,7 @@ class SupportModel(BaseChatModel):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> ChatResult:
+        SupportModel.calls += 1
         asked = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
         question = messages[asked].text
         system = " ".join(m.text for m in messages if isinstance(m, SystemMessage))
