@@ -100,15 +100,19 @@ class Run:
         metadata: dict[str, Any] | None = None,
         copy: bool = False,
     ) -> Artifact:
-        """Record a file, directory, DataFrame, Arrow table, pydantic model or JSON-able
-        object this run read (``role="input"``) or wrote (``"output"``).
+        """Record a file, directory, DataFrame, Arrow table, pydantic model, list of
+        documents (LangChain Documents, LlamaIndex documents or nodes) or JSON-able object
+        this run read (``role="input"``) or wrote (``"output"``).
 
         Content-addressed: the same content is one artifact however often it is logged;
         each call adds a link (this run, the span open here, the role, name and URI).
-        ``copy=True`` also stores the content in the tape's artifact folder.
+        ``copy=True`` also stores the content in the tape's artifact folder. Documents,
+        and with ``kind="dataset"`` a table, JSONL file or list of records with a text
+        column, also keep a hash of each document's text, so `Tape.lineage` links the
+        documents a retriever returns to the dataset that holds them.
 
         Example:
-            >>> run.log_artifact("data/questions.jsonl", kind="dataset")
+            >>> run.log_artifact(docs, kind="dataset")     # before building the index
             >>> run.log_artifact(scores_df, kind="eval-report", role="output", copy=True)
         """
         trace_id, span_id = _ambient_ids()
