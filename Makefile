@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(VENV)/bin/tracetape demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
 
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright

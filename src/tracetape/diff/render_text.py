@@ -3,10 +3,9 @@ declared params, and a table of timings and tokens (apart: they are never causes
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -15,6 +14,7 @@ from tracetape.diff.causes import PackageChange, PromptChange
 from tracetape.diff.changes import Change, FieldsChange
 from tracetape.diff.changes import Group as CauseGroup
 from tracetape.diff.effects import OutputChange, StepChange, TraceChange
+from tracetape.inspect.render.text import to_plain
 
 if TYPE_CHECKING:
     from tracetape.diff.result import Diff
@@ -122,7 +122,4 @@ def renderable(diff: Diff) -> RenderableType:
 
 def plain(diff: Diff, *, width: int = 100) -> str:
     """The report as plain text (no colours)."""
-    out = io.StringIO()
-    console = Console(file=out, width=width, color_system=None, force_terminal=False)
-    console.print(renderable(diff))
-    return out.getvalue().rstrip("\n")
+    return to_plain(renderable(diff), width=width).rstrip("\n")
