@@ -37,11 +37,17 @@ def test_openlineage_events_validate_and_carry_the_same_lineage(tape: Tape, tmp_
     sent = [json.loads(line) for line in sink.read_text().splitlines()]
     for event, line in zip(events, sent, strict=True):
         assert json.loads(Serde.to_json(event)) == line
-    by_job = {s["job"]["name"]: s for s in sent}
-    assert set(by_job) == {"rag-eval", "trace/RunnableSequence"}
+    # Each run and trace starts and completes, as the spec asks of every run.
+    assert sorted((s["job"]["name"], s["eventType"]) for s in sent) == [
+        ("rag-eval", "COMPLETE"), ("rag-eval", "START"),
+        ("trace/RunnableSequence", "COMPLETE"), ("trace/RunnableSequence", "START"),
+    ]  # fmt: skip
+    starts = {s["job"]["name"]: s for s in sent if s["eventType"] == "START"}
+    by_job = {s["job"]["name"]: s for s in sent if s["eventType"] == RunState.COMPLETE.value}
+    assert starts["rag-eval"]["eventTime"] < by_job["rag-eval"]["eventTime"]
+    assert starts["rag-eval"]["run"]["runId"] == by_job["rag-eval"]["run"]["runId"]
     for event in sent:
         assert event["schemaURL"].endswith("#/$defs/RunEvent")
-        assert event["eventType"] == RunState.COMPLETE.value
         assert event["producer"] == "https://pypi.org/project/tracetape/"
         assert event["job"]["namespace"] == "tracetape"
         uuid.UUID(event["run"]["runId"])
@@ -72,9 +78,10 @@ def test_openlineage_names_file_artifacts_by_path_and_fails_with_the_run(
         artifact = ingest.log_artifact(data, kind="dataset", role="output")
         raise RuntimeError("disk full")
 
-    (event,) = tape.lineage(ingest.run_id).to_openlineage()
+    start, end = tape.lineage(ingest.run_id).to_openlineage()
 
-    sent = json.loads(Serde.to_json(event))
+    assert json.loads(Serde.to_json(start))["eventType"] == "START"
+    sent = json.loads(Serde.to_json(end))
     assert sent["eventType"] == "FAIL"
     assert sent["run"]["facets"]["errorMessage"]["message"] == "RuntimeError: disk full"
     (output,) = sent["outputs"]
@@ -113,8 +120,9 @@ def test_the_lineage_verb_prints_a_tree_edges_and_openlineage(
 
     code, out, _ = cli(capsys, "--path", path, "lineage", rec.trace_id, "--format", "openlineage")
     assert code == 0
-    jobs = sorted(json.loads(line)["job"]["name"] for line in out.splitlines())
-    assert jobs == ["rag-eval", "trace/RunnableSequence"]
+    jobs = {json.loads(line)["job"]["name"] for line in out.splitlines()}
+    assert jobs == {"rag-eval", "trace/RunnableSequence"}
+    assert len(out.splitlines()) == 4  # a START and a COMPLETE each
 
     code, _, err = cli(capsys, "--path", path, "lineage", "run-" + "0" * 32)
     assert code == 2 and "no run" in err

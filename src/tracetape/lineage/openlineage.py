@@ -1,6 +1,6 @@
 """Export a lineage as OpenLineage run events (openlineage-python, ``[lineage]`` extra).
 
-One ``RunEvent`` per pipeline run and one per trace of the lineage, so Marquez, DataHub
+``RunEvent``s for every pipeline run and every trace of the lineage, so Marquez, DataHub
 or any OpenLineage consumer sees the same graph:
 
 * a run is the job ``<run name>`` (job type ``PIPELINE_RUN``); a trace the job
@@ -12,8 +12,9 @@ or any OpenLineage consumer sees the same graph:
   trace inside it: a file artifact is the dataset ``file`` / its path, any other
   ``<namespace>`` / ``<kind>/<name>``; its content id is the ``version`` facet and a
   table's columns the ``schema`` facet;
-* the event type is ``COMPLETE``, ``FAIL`` (with an ``errorMessage`` facet) or, for a
-  run still going, ``RUNNING``; the event time is when it ended (or started).
+* as the spec asks, each run and trace has a ``START`` event (when it started, with its
+  inputs) and an end: ``COMPLETE`` or ``FAIL`` (with an ``errorMessage`` facet) when it
+  ended, with its inputs and outputs; a run still going has its ``START`` only.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _parent(lineage: Lineage, node_id: str) -> Node | None:
 
 
 def run_events(lineage: Lineage, namespace: str = "tracetape") -> list[Any]:
-    """The ``RunEvent`` of every run and trace of ``lineage`` (see the module docstring)."""
+    """The ``RunEvent``s of every run and trace of ``lineage`` (see the module docstring)."""
     try:
         from openlineage.client.event_v2 import (
             InputDataset,
@@ -147,18 +148,24 @@ def run_events(lineage: Lineage, namespace: str = "tracetape") -> list[Any]:
                 run=parent_run.Run(runId=_uuid(parent.node_id)),
                 job=parent_run.Job(namespace=namespace, name=_job_name(parent)),
             )
-        error = node.attributes.get("error")
+        job_type = "PIPELINE_RUN" if node.kind == "run" else "AGENT_TRACE"
+        job_facets: dict[str, Any] = {"jobType": job_type_job.JobTypeJobFacet(
+            processingType="BATCH", integration="TRACETAPE", jobType=job_type)}  # fmt: skip
+        inside = _members(lineage, node.node_id)
+        read = _artifacts(lineage, inside, incoming=True)
+        start = RunEvent(
+            eventType=RunState.START, eventTime=_time(node.attributes.get("start_time")),
+            run=Run(runId=_uuid(node.node_id), facets=dict(run_facets)),
+            job=Job(namespace=namespace, name=_job_name(node), facets=dict(job_facets)),
+            inputs=inputs(read), producer=PRODUCER,
+        )  # fmt: skip
+        events.append(start)
+        if state == RunState.RUNNING:
+            continue  # a run still going has started; its end is not known yet
         if state == RunState.FAIL:
             run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-                message=str(error or "failed"), programmingLanguage="python"
+                message=str(node.attributes.get("error") or "failed"), programmingLanguage="python"
             )
-        job_type = "PIPELINE_RUN" if node.kind == "run" else "AGENT_TRACE"
-        job = Job(
-            namespace=namespace, name=_job_name(node),
-            facets={"jobType": job_type_job.JobTypeJobFacet(
-                processingType="BATCH", integration="TRACETAPE", jobType=job_type)},
-        )  # fmt: skip
-        inside = _members(lineage, node.node_id)
         events.append(
             RunEvent(
                 eventType=state,
@@ -166,8 +173,8 @@ def run_events(lineage: Lineage, namespace: str = "tracetape") -> list[Any]:
                     node.attributes.get("end_time") or node.attributes.get("start_time")
                 ),
                 run=Run(runId=_uuid(node.node_id), facets=run_facets),
-                job=job,
-                inputs=inputs(_artifacts(lineage, inside, incoming=True)),
+                job=Job(namespace=namespace, name=_job_name(node), facets=job_facets),
+                inputs=inputs(read),
                 outputs=outputs(_artifacts(lineage, inside, incoming=False)),
                 producer=PRODUCER,
             )
