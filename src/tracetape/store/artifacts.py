@@ -126,7 +126,7 @@ def log(
 
     ``obj`` is a path (``str`` or ``os.PathLike``: a file or a directory) or an
     in-memory object (see `artifact_hash.hash_object`). ``kind`` defaults to what was
-    hashed (``file``, ``directory``, ``table``, ``json``, ``bytes``); ``name`` to the
+    hashed (``file``, ``directory``, ``table``, ``documents``, ``json``, ``bytes``); ``name`` to the
     file's name or the kind.
 
     Example:
