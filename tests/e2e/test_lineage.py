@@ -239,9 +239,20 @@ def test_in_an_agent_loop_documents_reach_the_model_through_a_tool_message(
             "(SELECT end_time FROM spans WHERE span_id = ?)",
             [retriever.trace_id, retriever.span_id],
         )
+        calls = tape.sql(
+            "SELECT span_id, kind FROM spans WHERE trace_id = ? AND kind IN ('llm', 'tool') "
+            "ORDER BY start_time",
+            [retriever.trace_id],
+        )
+        answer = tape.lineage(str(calls.span_id.iloc[-1]))
     finally:
         tape.close()
     assert sorted(fed.target_id) == sorted(later.span_id)
+    # The final answer built on every earlier model call and tool call of its loop,
+    # through the tool calls the model asked for and the results it read.
+    assert set(calls.span_id.iloc[:-1]) <= set(answer.upstream())
+    relations = set(answer.edges.relation)
+    assert {"tool_call", "tool_result", "context", "prompt", "model"} <= relations
     assert len(fed) >= 1
     assert all(json.loads(a)["match"] == "content" for a in fed.attributes)
 

@@ -187,3 +187,17 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [t for v in value for t in _strings(v)]  # pyright: ignore[reportUnknownVariableType]
     return []
+
+
+def tool_call_ids(value: Any, part_type: str) -> list[str]:
+    """The ids of the ``tool_call`` (a model's request) or ``tool_call_response`` (a
+    tool's answer) parts of a recorded message list."""
+    found: list[str] = []
+    for message in value if isinstance(value, list) else []:  # pyright: ignore[reportUnknownVariableType]
+        parts = message.get("parts") if isinstance(message, Mapping) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        for part in parts if isinstance(parts, list) else []:  # pyright: ignore[reportUnknownVariableType]
+            if isinstance(part, Mapping) and part.get("type") == part_type:  # pyright: ignore[reportUnknownMemberType]
+                call_id = part.get("id")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+                if isinstance(call_id, str) and call_id:
+                    found.append(call_id)
+    return found

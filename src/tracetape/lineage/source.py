@@ -19,7 +19,7 @@ from tracetape.spans import semconv
 Query = Callable[[str, Sequence[Any] | None], pa.Table]
 
 # The span kinds lineage draws (besides any span an artifact was linked to explicitly).
-LINEAGE_KINDS = ("llm", "retriever", "prompt")
+LINEAGE_KINDS = ("llm", "retriever", "prompt", "tool")
 
 _SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, name, kind, start_time, end_time, status, model, "

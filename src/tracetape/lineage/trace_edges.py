@@ -11,6 +11,9 @@
   model's input messages; of several such prompts the latest to start before the call.
 * retriever span -> llm span (``context``): a returned document's text appears in the
   model's input (directly, or through a tool message).
+* llm span -> tool span (``tool_call``): the model asked for that call (by tool call
+  id); tool span -> llm span (``tool_result``): the call's answer is in the model's
+  input. So in an agent loop the final answer reaches every earlier call it built on.
 
 When the texts needed were not recorded, or not whole (cut to the display limit, earlier
 messages left out), and they do not match as far as they go, the last two fall back to
@@ -221,7 +224,27 @@ def add_trace(
             retrievers.append((span, docs))
             for artifact_id, hit in dataset_matches(docs, datasets).items():
                 graph.add_edge(artifact_id, span["span_id"], "retrieved_from", **hit)
+    tools: dict[str, list[Mapping[str, Any]]] = {}
+    for span in spans:
+        call_id = span["attributes"].get(semconv.TOOL_CALL_ID)
+        if span["kind"] == "tool" and isinstance(call_id, str):
+            tools.setdefault(call_id, []).append(span)
     for span in spans:
         if span["kind"] == "llm":
             _prompt_edges(graph, span, prompts)
             _context_edges(graph, span, retrievers)
+            _tool_edges(graph, span, tools)
+
+
+def _tool_edges(
+    graph: Graph, llm: Mapping[str, Any], tools: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> None:
+    attrs: Mapping[str, Any] = llm["attributes"]
+    for call_id in derived.tool_call_ids(attrs.get(semconv.INPUT_MESSAGES), "tool_call_response"):
+        for tool in tools.get(call_id, ()):
+            if _started_before(tool, llm):
+                graph.add_edge(tool["span_id"], llm["span_id"], "tool_result", call_id=call_id)
+    for call_id in derived.tool_call_ids(attrs.get(semconv.OUTPUT_MESSAGES), "tool_call"):
+        for tool in tools.get(call_id, ()):
+            if _started_before(llm, tool):
+                graph.add_edge(llm["span_id"], tool["span_id"], "tool_call", call_id=call_id)
