@@ -31,6 +31,11 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         default="tree",
         help="tree (default), edges (a table), openlineage (RunEvents as JSON lines)",
     )
+    parser.add_argument(
+        "--start",
+        action="store_true",
+        help="with --format openlineage, also a START event before each run's and trace's end",
+    )
     return parser
 
 
@@ -46,7 +51,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.format == "edges":
         console.print(frame_table(found.edges, max_chars=80))
     elif args.format == "openlineage":
-        events = found.to_openlineage()  # IntegrationMissingError without the extra
+        events = found.to_openlineage(start=args.start)  # needs the [lineage] extra
         from openlineage.client.serde import Serde
 
         for event in events:

@@ -12,9 +12,11 @@ or any OpenLineage consumer sees the same graph:
   trace inside it: a file artifact is the dataset ``file`` / its path, any other
   ``<namespace>`` / ``<kind>/<name>``; its content id is the ``version`` facet and a
   table's columns the ``schema`` facet;
-* as the spec asks, each run and trace has a ``START`` event (when it started, with its
-  inputs) and an end: ``COMPLETE`` or ``FAIL`` (with an ``errorMessage`` facet) when it
-  ended, with its inputs and outputs; a run still going has its ``START`` only.
+* each run and trace has one event for its state: ``COMPLETE``, or ``FAIL`` (with an
+  ``errorMessage`` facet), when it ended, with its inputs and outputs; ``RUNNING`` for a
+  run still going. With ``start=True`` each also gets a ``START`` event first (when it
+  started, with its inputs), which the spec asks of every run and which consumers that
+  track run durations want.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _parent(lineage: Lineage, node_id: str) -> Node | None:
     return None
 
 
-def run_events(lineage: Lineage, namespace: str = "tracetape") -> list[Any]:
+def run_events(lineage: Lineage, namespace: str = "tracetape", *, start: bool = False) -> list[Any]:
     """The ``RunEvent``s of every run and trace of ``lineage`` (see the module docstring)."""
     try:
         from openlineage.client.event_v2 import (
@@ -153,15 +155,14 @@ def run_events(lineage: Lineage, namespace: str = "tracetape") -> list[Any]:
             processingType="BATCH", integration="TRACETAPE", jobType=job_type)}  # fmt: skip
         inside = _members(lineage, node.node_id)
         read = _artifacts(lineage, inside, incoming=True)
-        start = RunEvent(
-            eventType=RunState.START, eventTime=_time(node.attributes.get("start_time")),
-            run=Run(runId=_uuid(node.node_id), facets=dict(run_facets)),
-            job=Job(namespace=namespace, name=_job_name(node), facets=dict(job_facets)),
-            inputs=inputs(read), producer=PRODUCER,
-        )  # fmt: skip
-        events.append(start)
-        if state == RunState.RUNNING:
-            continue  # a run still going has started; its end is not known yet
+        if start:
+            started = RunEvent(
+                eventType=RunState.START, eventTime=_time(node.attributes.get("start_time")),
+                run=Run(runId=_uuid(node.node_id), facets=dict(run_facets)),
+                job=Job(namespace=namespace, name=_job_name(node), facets=dict(job_facets)),
+                inputs=inputs(read), producer=PRODUCER,
+            )  # fmt: skip
+            events.append(started)
         if state == RunState.FAIL:
             run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
                 message=str(node.attributes.get("error") or "failed"), programmingLanguage="python"

@@ -149,14 +149,15 @@ class Lineage:
             "text/plain": plain_text(self),
         }
 
-    def to_openlineage(self, namespace: str = "tracetape") -> list[Any]:
+    def to_openlineage(self, namespace: str = "tracetape", *, start: bool = False) -> list[Any]:
         """OpenLineage ``RunEvent``s (openlineage-python): one per pipeline run and one
-        per trace in this lineage, with the artifacts they read and wrote as datasets.
-        Needs ``pip install 'tracetape[lineage]'``.
+        per trace in this lineage, with the artifacts they read and wrote as datasets;
+        ``start=True`` adds each one's ``START`` event before it. Needs
+        ``pip install 'tracetape[lineage]'``.
 
         Example:
             >>> client = OpenLineageClient(); [client.emit(e) for e in lin.to_openlineage()]
         """
         from tracetape.lineage.openlineage import run_events
 
-        return run_events(self, namespace)
+        return run_events(self, namespace, start=start)
