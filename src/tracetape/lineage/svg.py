@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 NODE_W, NODE_H = 230, 42
 COL_GAP, ROW_GAP, MARGIN = 90, 14, 16
 MAX_CHARS = 32
+MAX_NODES = 150
+"""A lineage with more nodes draws the nearest ones and says how many it left out."""
+NOTE_H = 18
 FILLS: dict[str, str] = {
     "span": "#e0f2fe",
     "trace": "#f1f5f9",
@@ -33,10 +36,16 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
 
 
-def layout(lineage: Lineage) -> dict[str, tuple[float, float]]:
-    """node id -> (x, y) of its box's top-left corner."""
+def drawn(lineage: Lineage, limit: int = MAX_NODES) -> list[str]:
+    """The nodes to draw: all of them, or the ``limit`` nearest the focus (by depth)."""
+    ids = sorted(lineage.graph_nodes, key=lambda i: (abs(lineage.depth.get(i, 0)), i))
+    return ids[:limit]
+
+
+def layout(lineage: Lineage, node_ids: list[str]) -> dict[str, tuple[float, float]]:
+    """node id -> (x, y) of its box's top-left corner: a column per depth."""
     columns: defaultdict[int, list[str]] = defaultdict(list)
-    for node_id in lineage.graph_nodes:
+    for node_id in node_ids:
         columns[lineage.depth.get(node_id, 0)].append(node_id)
     first = min(columns) if columns else 0
     places: dict[str, tuple[float, float]] = {}
@@ -44,7 +53,7 @@ def layout(lineage: Lineage) -> dict[str, tuple[float, float]]:
         ids.sort(key=lambda i: (lineage.graph_nodes[i].kind, lineage.graph_nodes[i].name, i))
         x = MARGIN + (depth - first) * (NODE_W + COL_GAP)
         for row, node_id in enumerate(ids):
-            places[node_id] = (x, MARGIN + row * (NODE_H + ROW_GAP))
+            places[node_id] = (x, MARGIN + NOTE_H + row * (NODE_H + ROW_GAP))
     return places
 
 
@@ -59,7 +68,9 @@ def _defs(svg: ET.Element) -> None:
 
 def render_svg(lineage: Lineage) -> str:
     """The SVG document of ``lineage`` as text."""
-    places = layout(lineage)
+    node_ids = drawn(lineage)
+    places = layout(lineage, node_ids)
+    left_out = len(lineage.graph_nodes) - len(node_ids)
     width = max((x for x, _ in places.values()), default=0) + NODE_W + MARGIN
     height = max((y for _, y in places.values()), default=0) + NODE_H + MARGIN
     svg = ET.Element(
@@ -68,6 +79,10 @@ def render_svg(lineage: Lineage) -> str:
         style="font-family: ui-sans-serif, system-ui, sans-serif; font-size: 12px",
     )  # fmt: skip
     ET.SubElement(svg, "title").text = f"lineage of {lineage.focus}"
+    note = ET.SubElement(svg, "text", {"x": str(MARGIN), "y": str(MARGIN + 10), "fill": "#64748b"})
+    note.text = f"lineage of {lineage.focus}: what it came from (left), what came of it (right)"
+    if left_out:
+        note.text += f"; {left_out} farther nodes not drawn (see .nodes)"
     _defs(svg)
     edges = ET.SubElement(svg, "g", {"class": "edges"})
     for source, target, relation in lineage.graph_edges:
