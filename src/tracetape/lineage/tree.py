@@ -1,7 +1,8 @@
 """A lineage as a tree for the terminal: the focus, then what it came from (upstream)
 and what came of it (downstream), one line per node with the relation that links it.
 
-A node reached twice is printed once in full; later it shows as ``… (above)``.
+A node reached twice is printed once in full; later it shows as ``… (above)``. A node
+with more than `MAX_CHILDREN` children shows that many and counts the rest.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def _line(lineage: Lineage, node_id: str, relation: str | None) -> Text:
     return text
 
 
+MAX_CHILDREN = 40
+"""Children shown under one node; the rest are counted (``.edges`` has them all)."""
 _KIND_ORDER = {"artifact": 0, "span": 1, "trace": 2, "run": 3, "environment": 4}
 
 
@@ -55,6 +58,10 @@ def _order(lineage: Lineage, node_id: str) -> tuple[int, str, str]:
 def _grow(lineage: Lineage, branch: Tree, node_id: str, up: bool, shown: set[str]) -> None:
     keys = [k for k in lineage.graph_edges if (k[1] if up else k[0]) == node_id]
     keys.sort(key=lambda k: _order(lineage, k[0] if up else k[1]))
+    if len(keys) > MAX_CHILDREN:
+        more = len(keys) - MAX_CHILDREN
+        keys = keys[:MAX_CHILDREN]
+        branch.add(Text(f"… and {more} more (see .edges)", style="dim"))
     for source, target, relation in keys:
         other = source if up else target
         line = _line(lineage, other, relation)

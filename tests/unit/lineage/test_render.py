@@ -1,4 +1,5 @@
-"""The SVG drawing: well-formed whatever the names hold, and bounded in size."""
+"""Drawing a lineage: an SVG that is well-formed whatever the names hold and bounded in
+size, and a tree that counts what it does not list."""
 
 from __future__ import annotations
 
@@ -42,3 +43,11 @@ def test_a_large_lineage_draws_the_nearest_nodes_and_says_how_many_it_left_out()
     assert any("50 farther nodes not drawn" in (t.text or "") for t in root.iter(f"{SVG}text"))
     arrows = root.findall(f"./{SVG}g[@class='edges']/{SVG}path")
     assert len(arrows) == MAX_NODES - 1  # only between drawn nodes
+
+
+def test_the_tree_counts_what_it_does_not_list() -> None:
+    from tracetape.lineage.tree import MAX_CHILDREN, plain_text
+
+    text = plain_text(_fan(MAX_CHILDREN + 5))
+    assert "… and 5 more (see .edges)" in text
+    assert text.count("retrieved_from: retriever") == MAX_CHILDREN
