@@ -310,3 +310,14 @@ def test_lineage_from_an_environment_reaches_what_was_recorded_in_it(tape: Tape)
     assert lin.upstream() == []
     assert {rec.trace_id, rec.run.run_id} <= set(lin.downstream())
     assert lin.attributes(env)["python"] == tape.snapshot["python"]["version"]
+
+
+def test_runs_traces_spans_and_artifacts_stand_for_their_ids(tape: Tape) -> None:
+    rec = record_rag(tape)
+
+    assert tape.lineage(rec.run).focus == rec.run.run_id
+    assert tape.lineage(tape.trace(rec.trace_id)).focus == rec.trace_id
+    assert tape.lineage(tape.span(rec.llm)).focus == rec.llm
+    assert tape.lineage(rec.dataset).focus == rec.dataset.artifact_id
+    with pytest.raises(ValueError, match="no tracetape id"):
+        tape.lineage(42)

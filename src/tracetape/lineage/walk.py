@@ -26,9 +26,30 @@ def resolve(source: Source, node_id: str) -> str:
     return found[0]
 
 
-def lineage(query: Query, node_id: str, *, where: str = "the tape") -> Lineage:
-    """Everything upstream of ``node_id`` (what it came from) and downstream (what came
-    of it), read through ``query`` (a reader's ``arrow``).
+_ID_ATTRIBUTES = ("artifact_id", "span_id", "run_id", "trace_id")
+"""Where the id of an object passed instead of an id is, by precedence (a span also has
+its trace id, an artifact its run's)."""
+
+
+def id_of(node: object) -> str:
+    """``node`` itself if it is an id, else the id of a `Run`, `Trace`, `SpanNode` or
+    `Artifact` (any object with one of `_ID_ATTRIBUTES`)."""
+    if isinstance(node, str):
+        return node
+    for name in _ID_ATTRIBUTES:
+        value = getattr(node, name, None)
+        if isinstance(value, str) and value:
+            return value
+    raise ValueError(
+        f"{type(node).__name__} is no tracetape id: pass a span, trace, run, artifact or "
+        "environment id, or a Run, Trace, SpanNode or Artifact"
+    )
+
+
+def lineage(query: Query, node: object, *, where: str = "the tape") -> Lineage:
+    """Everything upstream of ``node`` (an id, or an object with one: see `id_of`) — what
+    it came from — and downstream — what came of it —, read through ``query`` (a
+    reader's ``arrow``).
 
     Raises `NotFoundError` when the tape holds no such span, trace, run, artifact or
     environment.
@@ -37,7 +58,7 @@ def lineage(query: Query, node_id: str, *, where: str = "the tape") -> Lineage:
         >>> lineage(reader.arrow, "00f067aa0ba902b7").edges
     """
     source = Source(query)
-    focus = resolve(source, node_id)
+    focus = resolve(source, id_of(node))
     expander = Expander(source)
     graph = expander.graph
     # Both ways at once for the focus: a prompt or model artifact is only found through
