@@ -93,6 +93,13 @@ def test_lineage_from_the_answer_reaches_dataset_prompt_and_model(tape: Tape) ->
     }  # fmt: skip
     assert json.loads(edges.loc["context", "attributes"])["match"] == "content"
     assert lin.downstream() == [rec.trace_id, rec.run.run_id]
+    chain = lin.path(rec.dataset.artifact_id)
+    assert list(zip(chain.source_id, chain.relation, chain.target_id, strict=True)) == [
+        (rec.dataset.artifact_id, "retrieved_from", rec.retriever),
+        (rec.retriever, "context", rec.llm),
+    ]
+    assert list(lin.path(rec.run.run_id).target_id) == [rec.trace_id, rec.run.run_id]
+    assert lin.path("0" * 16).empty
 
 
 def test_lineage_from_the_trace_reaches_the_dataset_and_the_environment(tape: Tape) -> None:

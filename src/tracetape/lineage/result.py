@@ -112,6 +112,37 @@ class Lineage:
         """Ids of every node downstream of the focus, nearest first."""
         return [n for n, d in sorted(self.depth.items(), key=lambda i: i[1]) if d > 0]
 
+    def path(self, node_id: str) -> pd.DataFrame:
+        """The shortest chain of edges between the focus and ``node_id`` (either way), as
+        rows of `edges` in the order data flowed; empty when they are not connected.
+
+        Example:
+            >>> tape.lineage(answer_span_id).path(dataset.artifact_id)[["source_type",
+            ...     "relation", "target_type"]]      # dataset -> retriever -> llm
+        """
+        up = self.depth.get(node_id, 0) < 0
+        came: dict[str, tuple[str, str, str]] = {}
+        frontier, seen = [self.focus], {self.focus}
+        while frontier and node_id not in seen:
+            following: list[str] = []
+            for current in frontier:
+                for key in sorted(self.graph_edges):
+                    near, far = (key[1], key[0]) if up else (key[0], key[1])
+                    if near == current and far not in seen:
+                        seen.add(far)
+                        came[far] = key
+                        following.append(far)
+            frontier = following
+        chain: list[tuple[str, str, str]] = []
+        current = node_id
+        while current in came:
+            chain.append(came[current])
+            current = came[current][1] if up else came[current][0]
+        keys = chain if up else chain[::-1]
+        frame = self.edges
+        order = {key: i for i, key in enumerate(self.graph_edges)}
+        return frame.iloc[[order[k] for k in keys]].reset_index(drop=True)
+
     def attributes(self, node_id: str) -> dict[str, Any]:
         """A node's attributes as a dict (JSON-safe)."""
         value = json.loads(dumps(to_jsonable(self.graph_nodes[node_id].attributes)))
