@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from tracetape.inspect.span import SpanNode
     from tracetape.inspect.trace import Trace
     from tracetape.lineage import Lineage
-    from tracetape.replay import Replay
+    from tracetape.replay import Replay, Rerun
     from tracetape.replay.session import Source as ReplaySource
 
 logger = logging.getLogger("tracetape")
@@ -475,8 +475,9 @@ class Tape:
         return diff(Source(self._reader.arrow, self.flush), a, b)
 
     # -- lineage -----------------------------------------------------------------------
-    def lineage(self, node_id: str) -> Lineage:
-        """What a span, trace, run, artifact or environment came from and what came of it.
+    def lineage(self, node: Any) -> Lineage:
+        """What a span, trace, run, artifact or environment (an id, or a `Run`, `Trace`,
+        `SpanNode` or `Artifact`) came from and what came of it.
 
         Returns a `Lineage`: ``.edges``/``.nodes`` DataFrames, a graph in Jupyter, a tree
         in a terminal, ``.to_openlineage()``. Raises `NotFoundError` for an unknown id.
@@ -487,7 +488,7 @@ class Tape:
         from tracetape.lineage import lineage
 
         self.flush()
-        return lineage(self._reader.arrow, node_id, where=str(self.path))
+        return lineage(self._reader.arrow, node, where=str(self.path))
 
     # -- replay ------------------------------------------------------------------------
     def replay(
@@ -497,27 +498,22 @@ class Tape:
         *,
         live: Sequence[str] = (),
         on_divergence: Literal["stop", "live"] = "stop",
+        from_step: int | None = None,
     ) -> Replay:
-        """Re-run ``app`` on the recorded input of ``trace_id``, answered from the tape.
+        """Re-run ``app`` on the recorded input of ``trace_id``, each model, tool and
+        retriever call answered by the next recorded call asked exactly the same.
 
-        Every model, tool and retriever call is answered by the recorded call that
-        comes next and asked exactly the same (whole messages, params, bound tools), so
-        no provider is contacted. ``live`` names what runs for real: ``"llm"``,
-        ``"retriever"``, ``"tool"`` or tool names (a tool never runs unless named). At
-        the first request the recording did not make, ``on_divergence="stop"`` raises
-        `ReplayDivergence` (its ``.divergence`` holds the span and a diff, ``.replay``
-        the partial result); ``"live"`` lets the model and retrievers run for real from
-        there on. The re-run is recorded as a new trace whose ``replay_of`` is
-        ``trace_id``.
+        ``live``: what runs for real (``"llm"``, ``"retriever"``, ``"tool"``, tool names);
+        at another request ``on_divergence="stop"`` raises `ReplayDivergence`, ``"live"``
+        goes live. ``from_step``: resume a LangGraph graph at that step, from its
+        checkpointer. Recorded as a new trace with ``replay_of``.
 
         Example:
-            >>> r = tape.replay(trace_id, app=graph)
-            >>> r.output["messages"][-1].content, r.trace_id
-            >>> tape.replay(trace_id, app=graph_with_new_prompt, live=("llm",))
+            >>> tape.replay(trace_id, app=graph, live=("llm",)).output
         """
         from tracetape.replay import session
 
-        return session.replay(self._replay_source(), trace_id, app, live, on_divergence)
+        return session.replay(self._source(), trace_id, app, live, on_divergence, from_step)
 
     async def areplay(
         self,
@@ -526,17 +522,33 @@ class Tape:
         *,
         live: Sequence[str] = (),
         on_divergence: Literal["stop", "live"] = "stop",
+        from_step: int | None = None,
     ) -> Replay:
-        """`replay` for an app run with ``ainvoke`` (async graphs and runnables).
-
-        Example:
-            >>> r = await tape.areplay(trace_id, app=graph)
-        """
+        """`replay` for an app run with ``ainvoke``: ``await tape.areplay(trace_id, app=g)``."""
         from tracetape.replay import session
 
-        return await session.areplay(self._replay_source(), trace_id, app, live, on_divergence)
+        return await session.areplay(self._source(), trace_id, app, live, on_divergence, from_step)
 
-    def _replay_source(self) -> ReplaySource:
+    def rerun(
+        self,
+        span_id: str,
+        model: Any = None,
+        *,
+        overrides: dict[str, Any] | None = None,
+        n: int = 1,
+    ) -> Rerun:
+        """Send the model call recorded as ``span_id`` again ``n`` times, rebuilt exactly,
+        to its model rebuilt from the record (secrets from the environment) or ``model``;
+        ``overrides`` changes params. Each send is a trace with ``tracetape.rerun_of``.
+
+        Example:
+            >>> tape.rerun(span_id, overrides={"temperature": 0}, n=5).n_same
+        """
+        from tracetape.replay import rerun
+
+        return rerun.rerun(self._source(), span_id, model, overrides, n)
+
+    def _source(self) -> ReplaySource:
         from tracetape.replay.session import Source
 
         return Source(self._reader.arrow, self.flush, self.langchain())
