@@ -129,6 +129,12 @@ def test_effects_are_grouped_under_the_causes_that_produced_them(diff_ab: Diff) 
         ("t1 #1 retriever VectorStoreRetriever", ("doc-cats", "doc-dogs"), ("doc-bees",)),
         ("t2 #1 retriever VectorStoreRetriever", ("doc-birds", "doc-dogs"), ("doc-fish",)),
     ]
+    where = [d.location for d in documents]
+    assert [(w.pair, w.step, w.step_kind, w.step_name) for w in where] == [
+        (1, 1, "retriever", "VectorStoreRetriever"),
+        (2, 1, "retriever", "VectorStoreRetriever"),
+    ]
+    assert all(w.span_id_a and w.span_id_b and w.trace_id_a != w.trace_id_b for w in where)
     # ... and the final answers under it too: the earliest cause upstream of them.
     finals = [e for e in groups["retriever"] if isinstance(e, OutputChange) and e.final]
     assert [(f.text_a, f.text_b) for f in finals] == [
@@ -136,8 +142,11 @@ def test_effects_are_grouped_under_the_causes_that_produced_them(diff_ab: Diff) 
         ("They dance.", "Bees dance to show where flowers are."),
     ]
     assert len(groups["retriever"]) == 4
-    # The rendered prompts under the template edit (the new document is in them too).
+    # The rendered prompts under the template edit: listed, for the new document is in
+    # them too (their variables' values differ: the edit alone does not explain them).
     rendered = groups["prompt"]
+    (edit,) = (g.causes[0] for g in diff_ab.groups if g.causes[0].kind == "prompt")
+    assert isinstance(edit, PromptChange) and edit.rendered_prompts == 0
     assert [e.step for e in rendered] == [
         "t1 #2 prompt ChatPromptTemplate",
         "t2 #2 prompt ChatPromptTemplate",
@@ -235,6 +244,12 @@ def test_the_cli_prints_causes_with_their_effects(
 
     assert main(["diff", a, b, "--path", str(path), "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)
+    documents = [r for r in records if r["kind"] == "documents"]
+    assert [(r["pair"], r["step"], r["step_kind"]) for r in documents] == [
+        (1, 1, "retriever"),
+        (2, 1, "retriever"),
+    ]
+    assert all(len(r["span_id_a"]) == len(r["span_id_b"]) == 16 for r in documents)
     causes = [(r["kind"], r["subject"]) for r in records if r["category"] == "cause"]
     assert causes == [
         ("package", "tracetape-diffprobe"),

@@ -2,13 +2,16 @@
 
 Causes (environment, prompt templates, models, retriever configs) are kept apart from
 effects (documents, tool arguments, outputs, steps, errors), and each effect is grouped
-under the cause that plausibly produced it (`tracetape.diff.attribution`). Timings and
-tokens are reported apart and are never causes.
+under the cause that plausibly produced it (`tracetape.diff.attribution`). A template
+edit counts the renderings it implies instead of listing them. Timings and tokens, and
+context such as the interpreter's path, are reported apart and are never causes. Every
+change has a `Location` (trace pair, step, span ids on each side).
 
 Example:
     >>> d = tape.diff(good_run_id, bad_run_id)
     >>> d.causes, d.is_empty
     >>> d.to_frame()
+    >>> d.changed_traces()
 """
 
 from tracetape.diff.build import Source, diff
@@ -19,7 +22,15 @@ from tracetape.diff.causes import (
     PromptChange,
     RetrieverChange,
 )
-from tracetape.diff.changes import Change, FieldChange, Group, MetricChange, ParamChange
+from tracetape.diff.changes import (
+    Change,
+    ContextChange,
+    FieldChange,
+    Group,
+    Location,
+    MetricChange,
+    ParamChange,
+)
 from tracetape.diff.effects import (
     DocumentsChange,
     ErrorChange,
@@ -28,16 +39,19 @@ from tracetape.diff.effects import (
     ToolArgsChange,
     TraceChange,
 )
+from tracetape.diff.pairs import TracePair
 from tracetape.diff.result import Diff
 
 __all__ = [
     "Change",
+    "ContextChange",
     "Diff",
     "DocumentsChange",
     "EnvironmentChange",
     "ErrorChange",
     "FieldChange",
     "Group",
+    "Location",
     "MetricChange",
     "ModelChange",
     "OutputChange",
@@ -49,5 +63,6 @@ __all__ = [
     "StepChange",
     "ToolArgsChange",
     "TraceChange",
+    "TracePair",
     "diff",
 ]

@@ -17,25 +17,41 @@ The rule, in order, for an effect found at step position *p* of aligned trace *t
 Effects of the run as a whole (its status) go under the earliest step cause of any
 trace; a trace only one run has, under the environment or unexplained. The same cause
 found in several steps or traces (one prompt edit seen in every question of an eval
-run) is one cause. Causes keep pipeline order: environment first, then by where each
-was first found.
+run) is one cause, located where it was first found. Causes keep pipeline order:
+environment first, then by where each was first found.
+
+Effects a cause implies (a template edit's renderings with the same variables' values,
+`Found.implied`) go to the cause at their step too, as ``Group.implied``, and a
+`PromptChange` counts them (``rendered_prompts`` in ``rendered_traces`` trace pairs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
-from tracetape.diff.changes import Change, Group
+from tracetape.diff.causes import PromptChange
+from tracetape.diff.changes import NOWHERE, Change, Group
 from tracetape.diff.effects import TraceChange
 from tracetape.diff.traces import Located
 
 
 def _distinct(causes: Sequence[Located]) -> list[tuple[Change, list[Located]]]:
-    # Keyed by repr: a change may hold lists (stop sequences, GPUs), so is not hashable.
+    # Keyed by repr without the location: a change may hold lists (stop sequences, GPUs),
+    # so is not hashable; and one cause is found in many places.
     merged: dict[str, tuple[Change, list[Located]]] = {}
     for found in sorted(causes, key=lambda c: (c.trace or 0, c.position)):
-        merged.setdefault(repr(found.change), (found.change, []))[1].append(found)
+        key = repr(replace(found.change, location=NOWHERE))
+        merged.setdefault(key, (found.change, []))[1].append(found)
     return list(merged.values())
+
+
+def _counted(cause: Change, implied: list[Change]) -> Change:
+    """``cause`` with the renderings it implies counted on it (a template edit)."""
+    if not isinstance(cause, PromptChange) or not implied:
+        return cause
+    traces = {effect.location.pair for effect in implied}
+    return replace(cause, rendered_prompts=len(implied), rendered_traces=len(traces))
 
 
 def _owner(effect: Located, causes: list[tuple[Change, list[Located]]]) -> int | None:
@@ -61,13 +77,22 @@ def _owner(effect: Located, causes: list[tuple[Change, list[Located]]]) -> int |
 
 
 def attribute(
-    environment: Sequence[Change], causes: Sequence[Located], effects: Sequence[Located]
+    environment: Sequence[Change],
+    causes: Sequence[Located],
+    effects: Sequence[Located],
+    implied: Sequence[Located] = (),
 ) -> tuple[Group, ...]:
-    """Groups of causes with their effects, in pipeline order; unexplained effects last."""
+    """Groups of causes with their effects, in pipeline order; unexplained effects last.
+    ``implied``: effects a cause at their step implies, counted on it, not listed."""
     distinct = _distinct(causes)
     owned: list[list[Change]] = [[] for _ in distinct]
+    folded: list[list[Change]] = [[] for _ in distinct]
     from_environment: list[Change] = []
     unexplained: list[Change] = []
+    for effect in implied:
+        owner = _owner(effect, distinct)
+        assert owner is not None  # found only beside a cause at its step
+        folded[owner].append(effect.change)
     for effect in effects:
         owner = _owner(effect, distinct)
         if owner is not None:
@@ -79,7 +104,10 @@ def attribute(
     groups: list[Group] = []
     if environment:
         groups.append(Group(tuple(environment), tuple(from_environment)))
-    groups.extend(Group((cause,), tuple(owned[i])) for i, (cause, _) in enumerate(distinct))
+    groups.extend(
+        Group((_counted(cause, folded[i]),), tuple(owned[i]), tuple(folded[i]))
+        for i, (cause, _) in enumerate(distinct)
+    )
     if unexplained:
         groups.append(Group((), tuple(unexplained)))
     return tuple(groups)

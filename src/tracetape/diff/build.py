@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from tracetape.diff.align import align
 from tracetape.diff.attribution import attribute
 from tracetape.diff.causes import EnvironmentChange
-from tracetape.diff.changes import Change, MetricChange, ParamChange
+from tracetape.diff.changes import Change, ContextChange, MetricChange, ParamChange
 from tracetape.diff.effects import ErrorChange, TraceChange
-from tracetape.diff.environment import environment_changes, flatten
+from tracetape.diff.environment import context_changes, environment_changes, flatten
+from tracetape.diff.pairs import TracePair
 from tracetape.diff.result import Diff
 from tracetape.diff.sides import Query, Side, read_pair
 from tracetape.diff.steps import TraceSteps
-from tracetape.diff.traces import FINAL, Found, Located, compare_traces, totals
+from tracetape.diff.traces import FINAL, Found, Located, compare_traces, totals, trace_location
 
 
 @dataclass(frozen=True)
@@ -58,18 +59,20 @@ def pair_traces(
     return [*pairs, *(p for p in rest if p[0] is None)]
 
 
-def _environment(a: Side, b: Side) -> list[Change]:
+def _environment(a: Side, b: Side) -> tuple[list[Change], list[ContextChange]]:
+    """The environment's causes and its context changes."""
     if a.environment_id == b.environment_id:
-        return []
+        return [], []
     if a.snapshot is None or b.snapshot is None:  # ids differ, contents unknown
         only_ids = EnvironmentChange(
             field="environment_id", value_a=a.environment_id, value_b=b.environment_id
         )
-        return [only_ids]
-    return environment_changes(a.snapshot, b.snapshot)
+        return [only_ids], []
+    return environment_changes(a.snapshot, b.snapshot), context_changes(a.snapshot, b.snapshot)
 
 
-def _compare_runs(a: Side, b: Side, found: Found) -> None:
+def _compare_runs(a: Side, b: Side, found: Found) -> list[TracePair]:
+    """Compare the sides' traces into ``found``; the trace pairs compared."""
     if a.what == "trace":
         pairs: list[tuple[TraceSteps | None, TraceSteps | None]] = [(a.traces[0], b.traces[0])]
     else:
@@ -80,7 +83,10 @@ def _compare_runs(a: Side, b: Side, found: Found) -> None:
             trace = x or y
             assert trace is not None  # align never pairs two Nones
             side = "a" if y is None else "b"
-            only = TraceChange(name=trace.name, trace_id=trace.trace_id, only_in=side)
+            where = trace_location(index, x, y)
+            only = TraceChange(
+                name=trace.name, trace_id=trace.trace_id, only_in=side, location=where
+            )
             found.effects.append(Located(only, index, -1))
             continue
         compare_traces(x, y, index, f"t{index + 1} " if several else "", found)
@@ -94,6 +100,10 @@ def _compare_runs(a: Side, b: Side, found: Found) -> None:
                 step="run", metric="duration_ms", value_a=a.duration_ms, value_b=b.duration_ms
             )
             found.metrics.append(duration)
+    return [
+        TracePair(index + 1, x.trace_id if x else None, y.trace_id if y else None)
+        for index, (x, y) in enumerate(pairs)
+    ]
 
 
 def _params(a: Side, b: Side) -> tuple[ParamChange, ...]:
@@ -108,12 +118,13 @@ def _params(a: Side, b: Side) -> tuple[ParamChange, ...]:
 def build(a: Side, b: Side) -> Diff:
     """The `Diff` of two sides of one kind."""
     found = Found()
-    if a.what != "environment":
-        _compare_runs(a, b, found)
-    groups = attribute(_environment(a, b), found.causes, found.effects)
+    pairs = _compare_runs(a, b, found) if a.what != "environment" else []
+    environment, context = _environment(a, b)
+    groups = attribute(environment, found.causes, found.effects, found.implied)
     return Diff(
         a=a.id, b=b.id, what=a.what, groups=groups, declared=_params(a, b),
-        metrics=tuple(found.metrics), names=(a.name, b.name),
+        metrics=tuple(found.metrics), names=(a.name, b.name), context=tuple(context),
+        pairs=tuple(pairs),
     )  # fmt: skip
 
 

@@ -71,7 +71,13 @@ class EnvironmentChange(Change):
 
 @dataclass(frozen=True, kw_only=True)
 class PromptChange(Change):
-    """A prompt template's text, variables or format differ (``name``: its step name)."""
+    """A prompt template's text, variables or format differ (``name``: its step name).
+
+    Every prompt the edited template rendered with the same variables' values renders
+    differently: the edit implies it, so those renderings are counted here
+    (``rendered_prompts``, in ``rendered_traces`` aligned trace pairs) and not listed as
+    effects. A rendering whose values differ too is listed.
+    """
 
     kind: Literal["prompt"] = "prompt"
     category: ClassVar[Category] = "cause"
@@ -82,10 +88,27 @@ class PromptChange(Change):
     variables_b: tuple[str, ...] = ()
     fields: tuple[FieldChange, ...] = ()
     """Other differences: template format, prompt class."""
+    rendered_prompts: int = 0
+    """Rendered prompts this edit changed, with the same variables' values (not listed)."""
+    rendered_traces: int = 0
+    """In how many aligned trace pairs those renderings were."""
 
     @property
     def subject(self) -> str:
         return self.name
+
+    @property
+    def rendered(self) -> str:
+        """The renderings the edit implies, in words; empty when there are none."""
+        if not self.rendered_prompts:
+            return ""
+        one = self.rendered_prompts == 1
+        prompts = "prompt differs" if one else "prompts differ"
+        traces = "trace" if self.rendered_traces == 1 else "traces"
+        return (
+            f"{self.rendered_prompts} rendered {prompts} in {self.rendered_traces} {traces} "
+            "as the edit implies (same variables' values; counted, not listed)"
+        )
 
     @property
     def before(self) -> str:
@@ -110,6 +133,8 @@ class PromptChange(Change):
         if removed:
             lines.append("variables removed: " + ", ".join(removed))
         lines.extend(str(f) for f in self.fields)
+        if self.rendered:
+            lines.append(self.rendered)
         return "\n".join(lines)
 
 

@@ -10,10 +10,16 @@ Every change is a frozen dataclass with a ``kind`` and a ``category``:
   only one side took (`StepChange`, `TraceChange`), errors (`ErrorChange`);
 - ``declared``: a run param the user gave (`ParamChange`): a name for a knob, not proof
   of what it changed, so never a cause;
+- ``context``: what differs but changes nothing the agent does by itself (`ContextChange`:
+  the interpreter's path, the git branch name): shown apart, never a cause, never part of
+  ``Diff.is_empty``;
 - ``metric``: latency and tokens (`MetricChange`): never a cause, never part of
   ``Diff.is_empty``.
 
-This module holds the base classes, the declared and metric changes and `Group`.
+Every change carries a `Location`: which aligned trace pair and step it was found in, with
+the trace and span ids of both sides, so a change can be looked up without reading its
+label. This module holds the base classes, `Location`, the declared, context and metric
+changes and `Group`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-Category = Literal["cause", "effect", "declared", "metric"]
+Category = Literal["cause", "effect", "declared", "context", "metric"]
 Side = Literal["a", "b"]
 
 
@@ -57,11 +63,38 @@ class FieldChange:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Location:
+    """Where a change was found. Empty for the environment, declared params and totals.
+
+    ``pair`` numbers the aligned trace pairs from 1 in side A's order (``t1`` in labels;
+    1 in a diff of two traces); ``step`` the aligned steps of that pair from 1 (``#1``).
+    A trace's final output and status have a pair and no step; a run's status neither.
+    Ids are None on a side that lacks the trace or step.
+    """
+
+    pair: int | None = None
+    trace_id_a: str | None = None
+    trace_id_b: str | None = None
+    step: int | None = None
+    step_kind: str | None = None
+    step_name: str | None = None
+    """The step's name on side A (on side B where only B took it)."""
+    span_id_a: str | None = None
+    span_id_b: str | None = None
+
+
+NOWHERE = Location()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Change:
-    """Base of every change: ``kind`` names the type, ``category`` its section."""
+    """Base of every change: ``kind`` names the type, ``category`` its section,
+    ``location`` where it was found (left out of equality: the same change found in
+    two places is the same change)."""
 
     kind: str
     category: ClassVar[Category]
+    location: Location = field(default=NOWHERE, compare=False)
 
     @property
     def subject(self) -> str:
@@ -130,6 +163,31 @@ class ParamChange(Change):
         return shown(self.value_b)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ContextChange(Change):
+    """A field of the environment snapshot that differs without being a cause: the
+    interpreter's path (the same Python and packages in another virtualenv), the git
+    branch's name (the commit says what code ran)."""
+
+    kind: Literal["context"] = "context"
+    category: ClassVar[Category] = "context"
+    field: str
+    value_a: Any
+    value_b: Any
+
+    @property
+    def subject(self) -> str:
+        return self.field
+
+    @property
+    def before(self) -> str:
+        return shown(self.value_a)
+
+    @property
+    def after(self) -> str:
+        return shown(self.value_b)
+
+
 Metric = Literal["duration_ms", "input_tokens", "output_tokens", "errors", "steps"]
 
 
@@ -174,6 +232,9 @@ class Group:
 
     causes: tuple[Change, ...]
     effects: tuple[Change, ...] = field(default=())
+    implied: tuple[Change, ...] = field(default=())
+    """Effects the causes imply, counted on them and not listed among ``effects``: the
+    rendered prompts a template edit changed with the same variables' values."""
 
     @property
     def label(self) -> str:

@@ -17,7 +17,7 @@ from tracetape.diff.causes import ModelChange, PromptChange, RetrieverChange
 from tracetape.diff.changes import Change, FieldChange, Metric, MetricChange
 from tracetape.diff.effects import DocumentsChange, ErrorChange, OutputChange, ToolArgsChange
 from tracetape.diff.environment import flatten
-from tracetape.diff.steps import Step, output_text
+from tracetape.diff.steps import Step, output_text, stable
 from tracetape.spans import kinds, semconv
 
 _MODEL_IDENTITY = {
@@ -106,6 +106,24 @@ def prompt_change(a: Step, b: Step) -> PromptChange | None:
         name=a.name, text_a=text_a, text_b=text_b, variables_a=vars_a, variables_b=vars_b,
         fields=fields,
     )  # fmt: skip
+
+
+def _values(step: Step) -> Any:
+    """A prompt's variables' values as recorded whole (None when absent or cut)."""
+    truncated = _attr(step, semconv.TRUNCATED)
+    if isinstance(truncated, list | tuple) and semconv.PROMPT_VALUES in truncated:
+        return None
+    return stable(_attr(step, semconv.PROMPT_VALUES))
+
+
+def rendering_implied(a: Step, b: Step) -> bool:
+    """Whether two aligned prompts' renderings differ only as their template edit implies:
+    the same variables with the same values, recorded whole on both sides (values shown
+    cut at the display limit prove nothing)."""
+    names_a = tuple(_attr(a, semconv.PROMPT_VARIABLES) or ())
+    names_b = tuple(_attr(b, semconv.PROMPT_VARIABLES) or ())
+    values_a, values_b = _values(a), _values(b)
+    return set(names_a) == set(names_b) and values_a is not None and values_a == values_b
 
 
 def _tool_names(definitions: Any) -> Any:

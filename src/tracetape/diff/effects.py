@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from tracetape.diff.changes import Category, Change, FieldsChange, Side, one_line, unified
+from tracetape.spans import kinds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,3 +172,13 @@ class ErrorChange(Change):
     @property
     def after(self) -> str:
         return self.error_b or "ok"
+
+
+def behavioural(change: Change) -> bool:
+    """Whether an effect is something the agent did differently: other documents, tool
+    arguments, outputs of model calls, tools, nodes and traces, steps or traces one side
+    took, errors. A prompt's rendering is not: it is what a model was asked, and what the
+    model did with it shows in that call's own output."""
+    if change.category != "effect":
+        return False
+    return not (isinstance(change, OutputChange) and change.location.step_kind == kinds.PROMPT)

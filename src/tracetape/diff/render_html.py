@@ -57,6 +57,10 @@ def _rows(change: Change, css: str) -> list[str]:
             variables = FieldChange("variables", list(change.variables_a), list(change.variables_b))
             extra = (variables,) if set(change.variables_a) != set(change.variables_b) else ()
             rows.extend(_field_rows(extra + change.fields, css))
+            if change.rendered:
+                rows.append(
+                    f'<tr class="{css}"><td colspan="3">{escape(change.rendered)}</td></tr>'
+                )
         return rows
     if fields:
         return [f'<tr class="{css}"><td colspan="3">{title}</td></tr>', *_field_rows(fields, css)]
@@ -94,6 +98,10 @@ def html(diff: Diff) -> str:
         rows.append(_section("declared run params (not causes)"))
         for param in diff.declared:
             rows.extend(_rows(param, "tt-effect"))
+    if diff.context:
+        rows.append(_section("context (informational, not causes)"))
+        for context in diff.context:
+            rows.extend(_rows(context, "tt-effect"))
     if diff.metrics:
         rows.append(_section("timings and tokens (never causes)"))
         for metric in diff.metrics[:MAX_METRIC_ROWS]:

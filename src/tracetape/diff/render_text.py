@@ -1,5 +1,6 @@
-"""A `Diff` for the terminal: a rich tree of causes with their effects under them, the
-declared params, and a table of timings and tokens (apart: they are never causes)."""
+"""A `Diff` for the terminal: a rich tree of causes with their effects under them (a
+template edit says how many renderings it implies instead of listing them), the declared
+params, the context, and a table of timings and tokens (apart: they are never causes)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,10 @@ def renderable(diff: Diff) -> RenderableType:
         branch = tree.add(Text("declared run params (not causes)", style="bold"))
         for param in diff.declared:
             _add(branch, param, "=", "cyan")
+    if diff.context:
+        branch = tree.add(Text("context (informational, not causes)", style="bold"))
+        for context in diff.context:
+            _add(branch, context, "·", "dim")
     parts: list[RenderableType] = [tree]
     if diff.metrics:
         parts.append(_metrics(diff))

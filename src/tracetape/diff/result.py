@@ -1,5 +1,5 @@
-"""`Diff`: what `tape.diff(a, b)` returns — causes with their effects, declared params
-and timings; a DataFrame, text in a terminal, side by side in Jupyter."""
+"""`Diff`: what `tape.diff(a, b)` returns — causes with their effects, declared params,
+context and timings; a DataFrame, text in a terminal, side by side in Jupyter."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from tracetape.diff.changes import Change, Group, MetricChange, ParamChange
+from tracetape.diff.causes import PromptChange
+from tracetape.diff.changes import Change, ContextChange, Group, MetricChange, ParamChange
+from tracetape.diff.pairs import TracePair, changed, traces_frame
 
 What = Literal["trace", "run", "environment"]
+FRAME_COLUMNS = [
+    "category", "kind", "subject", "before", "after", "detail", "group",
+    "pair", "trace_id_a", "trace_id_b", "step", "step_kind", "step_name",
+    "span_id_a", "span_id_b", "rendered_prompts", "rendered_traces",
+]  # fmt: skip
+"""The columns of `Diff.to_frame`."""
+_NUMBERS = ("pair", "step", "rendered_prompts", "rendered_traces")
 
 
 @dataclass(frozen=True)
@@ -19,14 +28,20 @@ class Diff:
 
     ``groups`` pairs each cause with the effects attributed to it (the rule is in
     `tracetape.diff.attribution`); effects no cause explains come last, in a group
-    without causes. ``declared`` holds run params that differ, ``metrics`` latency,
-    tokens, errors and step counts (never causes, ignored by `is_empty`).
+    without causes. A template edit's rendered prompts with the same variables' values
+    are counted on the edit (`PromptChange.rendered_prompts`), not listed
+    (``Group.implied`` holds them). ``declared`` holds run params that differ,
+    ``context`` environment fields that are not causes (the interpreter's path),
+    ``metrics`` latency, tokens, errors and step counts: none of them causes, all ignored
+    by `is_empty`. ``pairs`` are the trace pairs compared (`traces`, `changed_traces`).
+    Every change has a `Location` (``change.location``): trace pair, step, span ids.
 
     Example:
         >>> d = tape.diff(good_run_id, bad_run_id)
         >>> [(c.kind, c.subject) for c in d.causes]
         [('package', 'openai'), ('prompt', 'ChatPromptTemplate')]
         >>> d.to_frame()
+        >>> d.changed_traces()
     """
 
     a: str
@@ -36,6 +51,8 @@ class Diff:
     declared: tuple[ParamChange, ...] = ()
     metrics: tuple[MetricChange, ...] = ()
     names: tuple[str | None, str | None] = (None, None)
+    context: tuple[ContextChange, ...] = ()
+    pairs: tuple[TracePair, ...] = ()
 
     @property
     def causes(self) -> list[Change]:
@@ -48,9 +65,14 @@ class Diff:
         return [effect for group in self.groups for effect in group.effects]
 
     @property
+    def implied(self) -> list[Change]:
+        """Effects the causes imply, counted on them and not listed (see `Group.implied`)."""
+        return [effect for group in self.groups for effect in group.implied]
+
+    @property
     def changes(self) -> list[Change]:
-        """Every change: causes, effects, declared params, then metrics."""
-        return [*self.causes, *self.effects, *self.declared, *self.metrics]
+        """Every listed change: causes, effects, declared params, context, then metrics."""
+        return [*self.causes, *self.effects, *self.declared, *self.context, *self.metrics]
 
     @property
     def is_empty(self) -> bool:
@@ -61,16 +83,26 @@ class Diff:
         return not self.is_empty
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per change: category, kind, subject, before (A), after (B), detail,
-        and ``group`` (the cause(s) an effect is attributed to)."""
+        """One row per listed change: category, kind, subject, before (A), after (B),
+        detail, ``group`` (the cause(s) an effect is attributed to), where it was found
+        (``pair``, ``trace_id_a``/``_b``, ``step``, ``step_kind``, ``step_name``,
+        ``span_id_a``/``_b``: see `Location`) and, on a template edit, the renderings it
+        implies (``rendered_prompts`` in ``rendered_traces`` pairs)."""
         rows: list[dict[str, Any]] = []
 
         def add(change: Change, group: str | None) -> None:
+            at = change.location
+            prompt = change if isinstance(change, PromptChange) else None
             rows.append(
                 {
                     "category": change.category, "kind": change.kind,
                     "subject": change.subject, "before": change.before,
                     "after": change.after, "detail": change.detail, "group": group,
+                    "pair": at.pair, "trace_id_a": at.trace_id_a, "trace_id_b": at.trace_id_b,
+                    "step": at.step, "step_kind": at.step_kind, "step_name": at.step_name,
+                    "span_id_a": at.span_id_a, "span_id_b": at.span_id_b,
+                    "rendered_prompts": prompt.rendered_prompts if prompt else None,
+                    "rendered_traces": prompt.rendered_traces if prompt else None,
                 }
             )  # fmt: skip
 
@@ -79,10 +111,26 @@ class Diff:
                 add(cause, group.label)
             for effect in group.effects:
                 add(effect, group.label)
-        for change in (*self.declared, *self.metrics):
+        for change in (*self.declared, *self.context, *self.metrics):
             add(change, None)
-        columns = ["category", "kind", "subject", "before", "after", "detail", "group"]
-        return pd.DataFrame(rows, columns=columns)
+        frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+        return frame.astype(dict.fromkeys(_NUMBERS, "Int64"))
+
+    def traces(self) -> pd.DataFrame:
+        """One row per aligned trace pair: its trace ids, ``changed`` (it behaved
+        differently) and its effects counted by type (`tracetape.diff.pairs`)."""
+        return traces_frame(self.pairs, self.effects, self.implied)
+
+    def changed_traces(self) -> list[TracePair]:
+        """The trace pairs with at least one behavioural effect (other documents, tool
+        calls, model outputs, answers, steps, errors), or with one side only. A
+        rendering a template edit implies is not behaviour: every pair has those.
+
+        Example:
+            >>> [p.trace_id_a for p in tape.diff(run_v2, run_v3).changed_traces()]
+            ['4bf92f3577b34da6a3ce929d0e0e4736']
+        """
+        return changed(self.pairs, self.effects)
 
     def __repr__(self) -> str:
         return (
@@ -110,5 +158,9 @@ class Diff:
 
         return html(self)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None, **kwargs: object
+    ) -> dict[str, str]:
+        """What Jupyter shows: one output, HTML with the plain-text report as fallback
+        (rendered into a string: nothing is printed into the cell)."""
         return {"text/html": self._repr_html_(), "text/plain": self.text()}

@@ -72,6 +72,7 @@ class TraceSteps:
     duration_ms: float | None
     environment_id: str | None
     steps: tuple[Step, ...]
+    root_span_id: str | None = None
 
 
 def _cell(raw: Any) -> Any:
@@ -143,6 +144,7 @@ def trace_steps(trace_id: str, name: str, rows: list[dict[str, Any]]) -> TraceSt
         duration_ms=root.get("duration_ms"),
         environment_id=root.get("environment_id"),
         steps=tuple(steps),
+        root_span_id=root["span_id"],
     )
 
 

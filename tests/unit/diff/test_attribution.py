@@ -3,9 +3,11 @@ else unexplained."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tracetape.diff.attribution import attribute
-from tracetape.diff.causes import ModelChange, PackageChange, RetrieverChange
-from tracetape.diff.changes import Change, FieldChange
+from tracetape.diff.causes import ModelChange, PackageChange, PromptChange, RetrieverChange
+from tracetape.diff.changes import Change, FieldChange, Location
 from tracetape.diff.effects import DocumentsChange, ErrorChange, OutputChange, TraceChange
 from tracetape.diff.traces import FINAL, Located
 
@@ -85,3 +87,22 @@ def test_run_effects_go_to_the_first_cause_and_extra_traces_to_the_environment()
         "model small": [failed],
         "retriever retriever": [],
     }
+
+
+def test_renderings_a_template_edit_implies_are_counted_on_it_not_listed() -> None:
+    edit = PromptChange(name="qa", text_a="Answer: {q}", text_b="Answer briefly: {q}")
+    edits = [Located(replace(edit, location=Location(pair=t + 1, step=2)), t, 1) for t in range(3)]
+    renderings = [
+        Located(replace(output(f"t{t + 1} #2 prompt"), location=Location(pair=t + 1)), t, p)
+        for t, p in ((0, 1), (1, 1), (2, 1), (2, 5))
+    ]
+    answer = output("t3 #3 llm")
+
+    (group,) = attribute([], edits, [Located(answer, 2, 2)], renderings)
+
+    (cause,) = group.causes
+    assert isinstance(cause, PromptChange)
+    assert (cause.rendered_prompts, cause.rendered_traces) == (4, 3)
+    assert group.effects == (answer,)
+    assert group.implied == tuple(r.change for r in renderings)
+    assert cause.location == Location(pair=1, step=2)  # where it was first found

@@ -6,7 +6,13 @@ from typing import Any
 
 from tracetape.diff.causes import PromptChange, RetrieverChange
 from tracetape.diff.changes import FieldChange
-from tracetape.diff.compare import document_ids, model_config, step_causes, step_effects
+from tracetape.diff.compare import (
+    document_ids,
+    model_config,
+    rendering_implied,
+    step_causes,
+    step_effects,
+)
 from tracetape.diff.effects import DocumentsChange, OutputChange, ToolArgsChange
 from tracetape.diff.steps import Step
 
@@ -84,3 +90,33 @@ def test_a_tool_call_shows_its_arguments_and_its_output() -> None:
 
     assert args == ToolArgsChange(step="#2 tool add", fields=(FieldChange("b.c", 2, 3),))
     assert output == OutputChange(step="#2 tool add", text_a="3", text_b="4")
+
+
+def prompt(template: str, values: str, *, cut: bool = False, names: str = "q") -> Step:
+    attributes: dict[str, Any] = {
+        "tracetape.prompt.template": template,
+        "tracetape.prompt.input_variables": list(names),
+        "tracetape.prompt.variable_values": values,
+    }
+    if cut:
+        attributes["tracetape.truncated"] = ["tracetape.prompt.variable_values"]
+    return step("prompt", template, **attributes)
+
+
+def test_a_rendering_is_implied_by_its_template_edit_only_with_the_same_values() -> None:
+    old = prompt("Answer: {q}", '{"q": "cats?"}')
+
+    assert rendering_implied(old, prompt("Answer briefly: {q}", '{"q": "cats?"}'))
+    assert not rendering_implied(old, prompt("Answer briefly: {q}", '{"q": "dogs?"}'))
+    # Values shown cut at the display limit prove nothing; nor do values never recorded.
+    cut = prompt("Answer briefly: {q}", '{"q": "cats?"}', cut=True)
+    assert not rendering_implied(old, cut) and not rendering_implied(cut, cut)
+    unrecorded = step("prompt", "x", **{"tracetape.prompt.input_variables": ["q"]})
+    assert not rendering_implied(unrecorded, unrecorded)
+    # Another variable: not only the template's text changed.
+    assert not rendering_implied(old, prompt("{q} {c}", '{"q": "cats?"}', names="qc"))
+    # Ids generated afresh on every call (a message's) are not values that differ.
+    with_ids = '{"q": [{"id": "run-%s", "content": "cats?"}]}'
+    first = prompt("A: {q}", with_ids % "01a2477d-625a-779e-ae24-5915362293f9")
+    again = prompt("B: {q}", with_ids % "6d1c0f6e-0b7f-4d53-9d0b-3f0b1f0e2c11")
+    assert rendering_implied(first, again)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracetape.diff.environment import environment_changes, package_changes
+from tracetape.diff.changes import ContextChange
+from tracetape.diff.environment import context_changes, environment_changes, package_changes
 from tracetape.diff.requirements import requirements
 
 
@@ -67,6 +68,24 @@ def test_every_snapshot_field_is_compared_by_its_path() -> None:
         ("environment", "python.version"): ("3.11.7", "3.12.1"),
     }
     assert environment_changes(a, snapshot()) == []
+
+
+def test_the_interpreter_path_and_the_branch_are_context_not_causes() -> None:
+    a = snapshot()
+    other_venv = snapshot(python__executable="/w/.venv-b/bin/python", git__branch="fix")
+
+    assert environment_changes(a, other_venv) == []
+    assert context_changes(a, other_venv) == [
+        ContextChange(field="git.branch", value_a="main", value_b="fix"),
+        ContextChange(
+            field="python.executable", value_a="/v/bin/python", value_b="/w/.venv-b/bin/python"
+        ),
+    ]
+    # Whatever else differs stays a cause, the context apart.
+    upgraded = snapshot(python__executable="/w/bin/python", python__version="3.12.1")
+    assert [c.subject for c in environment_changes(a, upgraded)] == ["python.version"]
+    assert [c.subject for c in context_changes(a, upgraded)] == ["python.executable"]
+    assert context_changes(a, snapshot()) == []
 
 
 def test_requirements_pin_every_package_but_tracetape_under_a_header() -> None:
