@@ -7,13 +7,12 @@ with more than `MAX_CHILDREN` children shows that many and counts the rest.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
+from tracetape.inspect.render.text import to_plain
 from tracetape.lineage.result import label, short_id
 
 if TYPE_CHECKING:
@@ -88,8 +87,4 @@ def render_tree(lineage: Lineage) -> Tree:
 
 def plain_text(lineage: Lineage, width: int = 120) -> str:
     """The tree as plain text (no colour), for a notebook's text fallback and logs."""
-    buffer = io.StringIO()
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(
-        render_tree(lineage)
-    )
-    return buffer.getvalue()
+    return to_plain(render_tree(lineage), width=width)
