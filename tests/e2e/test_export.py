@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from langchain_core.documents import Document
 from langchain_core.tools import tool
 from opentelemetry import trace as otel_trace
 
@@ -112,6 +113,8 @@ def test_export_takes_the_runs_the_traces_ran_in_with_their_parents_and_artifact
 ) -> None:
     with tape.run("nightly") as outer:
         outer.log_artifact({"questions": ["a", "b"]}, kind="dataset", name="questions")
+        faq = [Document(page_content="Refunds take 5 days.", id="faq-1")]
+        outer.log_artifact(faq, kind="dataset", name="faq")
         with tape.run("step") as inner:
             inner.log_artifact({"answers": ["x"]}, kind="eval", name="answers", role="output")
             chosen = _trace(tape, "inside the step")
@@ -129,11 +132,18 @@ def test_export_takes_the_runs_the_traces_ran_in_with_their_parents_and_artifact
         return [str(r[0]) for r in rows]
 
     assert read("one", "runs", "name") == ["nightly", "step"]
-    assert read("one", "artifacts", "name") == ["answers", "questions"]
-    assert sorted(read("one", "artifact_links", "run_id")) == sorted([outer.run_id, inner.run_id])
-    assert written["runs"] == 2 and written["artifacts"] == 2
+    assert read("one", "artifacts", "name") == ["answers", "faq", "questions"]
+    assert sorted(read("one", "artifact_links", "run_id")) == sorted(
+        [outer.run_id, outer.run_id, inner.run_id]
+    )
+    assert written["runs"] == 2 and written["artifacts"] == 3
+    # The dataset's member list goes along: lineage matches documents against it.
+    members = tape.sql(
+        "SELECT metadata->'members'->>'blob' AS blob FROM artifacts WHERE name = 'faq'"
+    ).blob[0]
+    assert members in read("one", "blobs", "hash")
     assert read("all", "runs", "name") == ["nightly", "other", "step"]
-    assert everything["artifacts"] == 3 and everything["artifact_links"] == 3
+    assert everything["artifacts"] == 4 and everything["artifact_links"] == 4
 
 
 def test_export_of_chosen_traces_takes_only_what_links_to_them(

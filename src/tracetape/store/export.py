@@ -1,14 +1,14 @@
 """Export: selected traces and everything linked to them, one file per public view.
 
-``traces``, ``spans``, ``scores``, ``blobs`` (the payloads the spans refer to),
-``environments`` (those the spans and runs ran in), ``runs`` (those the traces ran in,
-with their parent runs; every run when all traces are exported), ``artifact_links`` (the
-links of those runs and traces) and ``artifacts`` (what those links name) go to
-``DIR/<view>.parquet`` or ``DIR/<view>.jsonl`` (one JSON object a line), for DuckDB,
-pandas, Spark, BigQuery or anything else. The columns are the views' own (``scores`` and
-``tags`` stay nested in Parquet and become JSON arrays in JSON lines). It reads through
-the public views, so spans still in the spool are exported too, while another process
-records.
+``traces``, ``spans``, ``scores``, ``blobs`` (the payloads the spans refer to, and the
+member lists of the exported datasets), ``environments`` (those the spans and runs ran
+in), ``runs`` (those the traces ran in, with their parent runs; every run when all
+traces are exported), ``artifact_links`` (the links of those runs and traces) and
+``artifacts`` (what those links name) go to ``DIR/<view>.parquet`` or
+``DIR/<view>.jsonl`` (one JSON object a line), for DuckDB, pandas, Spark, BigQuery or
+anything else. The columns are the views' own (``scores`` and ``tags`` stay nested in
+Parquet and become JSON arrays in JSON lines). It reads through the public views, so
+spans still in the spool are exported too, while another process records.
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ _QUERIES: dict[str, str] = {
     "scores": (f"SELECT * FROM scores WHERE trace_id IN {_SELECTED} ORDER BY created_at, score_id"),
     "blobs": (
         "SELECT * FROM blobs WHERE hash IN (SELECT unnest("
-        f"{blob_refs('attributes')}) FROM spans WHERE trace_id IN {_SELECTED}) ORDER BY hash"
+        f"{blob_refs('attributes')}) FROM spans WHERE trace_id IN {_SELECTED} "
+        # A dataset's member hashes, which lineage matches retrieved documents against.
+        "UNION SELECT metadata->'members'->>'blob' FROM artifacts WHERE artifact_id IN "
+        f"(SELECT artifact_id FROM {_LINKS})) ORDER BY hash"
     ),
     "environments": (
         "SELECT * FROM environments WHERE environment_id IN (SELECT environment_id "
