@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
+from llama_index_instrumentation.span import active_span_id
 
 from tests.fakes import llamaindex as fakes
 from tracetape.capture.llamaindex import (
@@ -19,6 +22,7 @@ from tracetape.capture.llamaindex import (
     is_instrumented,
     uninstrument_llamaindex,
 )
+from tracetape.spans.recorder import current_capture_span
 
 QUESTION = "How long do cats sleep?"
 
@@ -70,16 +74,77 @@ def test_streaming_query_engine_records_the_answer_read_after_the_query(tape, in
     assert pd.isna(row["incomplete"])
     assert "Sixteen hours a day." in row["output"]
     # LlamaIndex starts the streamed model call lazily, when the answer is first read,
-    # outside every span of the query (its own parent id is None): it is a trace of its
-    # own, with the predict chain, the prompt and the llm span.
-    kinds = tape.sql(
-        "select trace_id, list(kind order by start_time) kinds from spans group by trace_id "
-        "order by min(start_time)"
+    # after every span of the query closed; the query's span stays open until its
+    # stream ends, so the model call (its predict chain, prompt and llm span) nests
+    # under it, in the query's trace.
+    spans = tape.sql(
+        "select span_id, parent_span_id, kind, name, start_time, end_time, output "
+        "from spans order by start_time"
+    )
+    assert spans["kind"].tolist() == [
+        "chain", "retriever", "embedding", "chain", "chain", "prompt", "llm"
+    ]  # fmt: skip
+    assert tape.sql("select count(distinct trace_id) as n from spans").n[0] == 1
+    root = spans.iloc[0]
+    stream = spans[spans["name"].str.endswith(".stream")].iloc[0]
+    assert stream["parent_span_id"] == root["span_id"]
+    assert root["end_time"] >= spans["end_time"].max()
+    assert json.loads(root["output"])["response"] == "Sixteen hours a day."
+    # the reader's context is left as it was: what starts next is a trace of its own
+    assert (current_capture_span.get(), active_span_id.get()) == (None, None)
+
+
+def test_a_stream_never_read_ends_the_query_span_when_collected(tape, index, recording):
+    llm = fakes.ScriptedToolLLM(script=["Sixteen hours a day."])
+    engine = index.as_query_engine(streaming=True, llm=llm, similarity_top_k=2)
+    response = engine.query(QUESTION)
+    del response  # the answer is never read: no model call
+    gc.collect()
+    assert llm.calls == 0
+    tape.flush()
+    root = tape.sql("select status, output from spans where parent_span_id is null")
+    assert root.status.tolist() == ["ok"]
+    assert json.loads(root.output[0])["response"] == ""
+    # (the fixture checks that no span was left open)
+
+
+def test_a_stream_closed_early_ends_the_query_span_with_what_was_read(tape, index, recording):
+    llm = fakes.ScriptedToolLLM(script=["Sixteen hours a day."])
+    engine = index.as_query_engine(streaming=True, llm=llm, similarity_top_k=2)
+    response = engine.query(QUESTION)
+    assert next(response.response_gen) == "Sixteen"
+    response.response_gen.close()
+    tape.flush()
+    root = tape.sql("select status, output from spans where parent_span_id is null")
+    assert root.status.tolist() == ["ok"]
+    assert json.loads(root.output[0])["response"] == "Sixteen"
+    llm_span = llm_row(tape)  # the model's stream was left unread: marked, not failed
+    assert (llm_span["incomplete"], llm_span["status"]) == ("true", "unset")
+
+
+def test_an_async_streaming_query_records_its_answer_in_its_trace(tape, index, recording):
+    llm = fakes.ScriptedToolLLM(script=["Sixteen hours a day."])
+    engine = index.as_query_engine(streaming=True, llm=llm, similarity_top_k=2)
+
+    async def main() -> str:
+        response = await engine.aquery(QUESTION)
+        return "".join([token async for token in response.response_gen])
+
+    # A loop of its own: asyncio.run would unset the loop LlamaIndex's token counting
+    # left behind for the thread (asyncio_run), which then warns as it is collected.
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(main()) == "Sixteen hours a day."
+    finally:
+        loop.close()
+    tape.flush()
+    per_trace = tape.sql(
+        "select list(kind order by start_time) as kinds from spans group by trace_id"
     )["kinds"].tolist()
-    assert [list(k) for k in kinds] == [
-        ["chain", "retriever", "embedding", "chain"],
-        ["chain", "prompt", "llm"],
-    ]
+    assert len(per_trace) == 1
+    assert {"chain", "retriever", "llm"} <= set(per_trace[0])
+    root = tape.sql("select output from spans where parent_span_id is null").iloc[0]
+    assert json.loads(root["output"])["response"] == "Sixteen hours a day."
 
 
 def test_a_failing_model_call_is_an_error_span_and_reaches_the_caller(tape, index, recording):
@@ -131,3 +196,25 @@ def test_tracetape_instrument_also_records_llamaindex(tape):
     tape.flush()
     rows = tape.sql("select kind from spans where kind = 'llm'")
     assert len(rows) == 1
+
+
+def test_a_custom_llm_async_stream_is_one_model_call(tape, index, recording):
+    # CustomLLM.astream_complete calls stream_complete only as its stream is read: the
+    # same call, not a second one.
+    llm = fakes.CountingLLM()
+    engine = index.as_query_engine(streaming=True, llm=llm, similarity_top_k=2)
+
+    async def main() -> str:
+        response = await engine.aquery(QUESTION)
+        return "".join([token async for token in response.response_gen])
+
+    loop = asyncio.new_event_loop()  # (see the test above)
+    try:
+        text = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert text.startswith("answer to:") and llm.calls == 1
+    tape.flush()
+    llm_span = llm_row(tape)
+    assert llm_span["status"] == "ok" and pd.isna(llm_span["incomplete"])
+    assert json.loads(llm_span["output"])[0]["parts"][0]["content"] == text

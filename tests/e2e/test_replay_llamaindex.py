@@ -157,6 +157,48 @@ def test_an_async_query_replays_with_areplay(tape, index, embed, recording):
     assert row.replay_of.tolist() == [trace_id]
 
 
+def test_a_streaming_query_engine_replays_its_answer_read_inside_the_replay(
+    tape, index, embed, recording
+):
+    llm = fakes.CountingLLM()
+    engine = index.as_query_engine(llm=llm, similarity_top_k=2, streaming=True)
+    text = "".join(engine.query(QUESTION).response_gen)
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])  # the answer, read later, is in the trace
+
+    fresh = index.as_query_engine(llm=llm, similarity_top_k=2, streaming=True)
+    replay = tape.replay(trace_id, app=fresh)
+
+    assert (llm.calls, embed.queries) == (1, 1)
+    assert text.startswith("answer to: Context information")
+    assert str(replay.output) == text
+    assert "".join(replay.output.response_gen) == text
+    tape.flush()
+    row = tape.sql("select replay_of, n_llm from traces where trace_id = ?", [replay.trace_id])
+    assert row.to_dict("records") == [{"replay_of": trace_id, "n_llm": 1}]
+
+
+def test_an_async_streaming_query_engine_replays(tape, index, embed, recording):
+    llm = fakes.CountingLLM()
+
+    async def read(engine: Any) -> str:
+        response = await engine.aquery(QUESTION)
+        return "".join([t async for t in response.response_gen])
+
+    def engine() -> Any:
+        return index.as_query_engine(llm=llm, similarity_top_k=2, streaming=True)
+
+    text = asyncio.run(read(engine()))
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+
+    replay = asyncio.run(tape.areplay(trace_id, app=engine()))
+
+    assert (llm.calls, embed.queries) == (1, 1)
+    assert replay.output.response_txt == text
+    assert replay.divergences == []
+
+
 def memory() -> Any:
     """An in-process chat memory (the default opens an aiosqlite engine nobody closes)."""
     from llama_index.core.memory import ChatMemoryBuffer

@@ -60,6 +60,14 @@ def retriever_settings(retriever: Any) -> dict[str, Any]:
     return out
 
 
+def active_span_id() -> Any:
+    """LlamaIndex's context variable naming the active dispatcher span (the parent of
+    the next span that starts)."""
+    from llama_index_instrumentation.span import active_span_id as variable
+
+    return variable
+
+
 def root_dispatcher() -> Any:
     """LlamaIndex's root instrumentation dispatcher."""
     from llama_index_instrumentation import get_dispatcher

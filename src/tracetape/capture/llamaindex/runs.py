@@ -78,6 +78,17 @@ class RunTable:
         resolved = self.resolve(span_id)
         return self.runs.get(resolved) if resolved is not None else None
 
+    def reading(self, instance: Any, parent: Run | None) -> str | None:
+        """The streamed model call of ``instance`` in ``parent``'s trace whose stream is
+        being read, if any (``CustomLLM.astream_complete`` calls ``stream_complete`` only
+        then: that call is the same one)."""
+        if parent is None:
+            return None
+        for span_id, run in list(self.runs.items()):
+            if run.awaiting_end and run.instance is instance and run.root == parent.root:
+                return span_id
+        return None
+
     def hide(self, span_id: str, parent_id: str | None) -> None:
         """Record nothing for ``span_id``; its children and events go to its parent."""
         if len(self.hidden) >= _MAX_OPEN:  # a leak guard: spans that never exited

@@ -21,7 +21,7 @@ from pydantic import PrivateAttr
 from workflows.events import Event
 
 from tracetape._safety import attempt, guard
-from tracetape.capture.llamaindex import _compat, components, extract
+from tracetape.capture.llamaindex import _compat, components, extract, streams
 from tracetape.capture.llamaindex.runs import Run, RunTable
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import dumps, to_jsonable
@@ -126,6 +126,10 @@ class TracetapeSpanHandler(BaseSpanHandler[SimpleSpan]):
         if kind is None or (same and kind != kinds.WORKFLOW):
             table.hide(id_, parent_id)  # plumbing, or a model calling itself
             return
+        reading = table.reading(instance, parent) if kind == kinds.LLM else None
+        if reading is not None:
+            table.hide(id_, reading)  # a streamed model call calling itself as it is read
+            return
         arguments = _arguments(bound_args)
         attrs: dict[str, Any] = attempt(
             f"llamaindex.{kind}.start",
@@ -222,6 +226,8 @@ class TracetapeSpanHandler(BaseSpanHandler[SimpleSpan]):
             run.awaiting_end = True
             table.release(run)
             return
+        if run.parent is None and streams.keep_open(table, id_, run, result):
+            return  # a streamed answer is read later: the query ends with its stream
         attrs = attempt(f"llamaindex.{run.kind}.end", lambda: self._end_attrs(run, result), {})
         if attrs:
             run.span.set_attributes(attrs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Generator, Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -149,6 +149,31 @@ def _finish(
     return result
 
 
+def _read_out(output: Any) -> Any:
+    """A streamed query answer read to its end inside the replay (its model call is
+    made as it is read), then handed back as a stream of that one text."""
+    from llama_index.core.base.response.schema import StreamingResponse
+
+    if isinstance(output, StreamingResponse):
+        text = output.get_response().response or ""
+        output.response_gen = (t for t in (text,))
+    return output
+
+
+async def _aread_out(output: Any) -> Any:
+    """`_read_out` for an ``AsyncStreamingResponse``."""
+    from llama_index.core.base.response.schema import AsyncStreamingResponse
+
+    if isinstance(output, AsyncStreamingResponse):
+        text = (await output.get_response()).response or ""
+
+        async def tokens() -> AsyncGenerator[str]:
+            yield text
+
+        output.response_gen = tokens()
+    return output
+
+
 async def _run(app: Any, entry: Entry) -> Any:
     """A workflow's ``run`` on its recorded start event (it starts its task at once, so
     it is called inside the loop)."""
@@ -169,7 +194,8 @@ def replay(
             if entry.method == "run":
                 output = asyncio.run(_run(app, entry))
             else:
-                output = _call(app, _SYNC_TWINS.get(entry.method, entry.method), entry.arguments)
+                method = _SYNC_TWINS.get(entry.method, entry.method)
+                output = _read_out(_call(app, method, entry.arguments))
         return _finish(player, recording, mark, output)
 
 
@@ -187,5 +213,5 @@ async def areplay(
                 output = await _run(app, entry)
             else:
                 method = _ASYNC_TWINS.get(entry.method, entry.method)
-                output = await _call(app, method, entry.arguments)
+                output = await _aread_out(await _call(app, method, entry.arguments))
         return _finish(player, recording, mark, output)
