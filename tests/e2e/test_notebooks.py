@@ -502,6 +502,8 @@ def test_why_did_it_change_diffs_the_fix_against_the_bad_trace(why_did_it_change
         "● prompt ChatPromptTemplate"
     ]
     assert "tool lookup_order only in A" in text and "tool search_docs only in B" in text
+    # The first request rendered the same question: the edit implies it, and says so.
+    assert "1 rendered prompt differs in 1 trace as the edit implies" in text
     (path,) = why_did_it_change.folder.rglob("support.duckdb")
     tape = tracetape.open(path)
     try:
@@ -519,9 +521,13 @@ def test_why_did_it_change_diffs_the_runs_one_cause_one_question(why_did_it_chan
         "record_v3"
     )
     assert story.answer(story.fixed_in_v3) == story.answer(story.counterfactual)
+    html = why_did_it_change.html("diff_runs")
+    assert f"A {story.v2}" in html and f"B {story.v3}" in html
+    assert "cause: prompt ChatPromptTemplate" in html
     effects = why_did_it_change.text("run_effects")
     assert "causes: [('prompt', 'ChatPromptTemplate')]\n" in effects
     assert "declared params: ['param prompt: v2 → v3']\n" in effects
+    # One row per question: changed, effects, renderings implied, renderings listed.
     counts = {
         question: line[len(question) :].split()
         for line in effects.splitlines()
@@ -529,6 +535,7 @@ def test_why_did_it_change_diffs_the_runs_one_cause_one_question(why_did_it_chan
         if line.startswith(question)
     }
     assert set(counts) == set(questions)
+    implied_total = 0
     for question in questions:
         v2, v3 = (
             story.reader.sql(
@@ -541,13 +548,35 @@ def test_why_did_it_change_diffs_the_runs_one_cause_one_question(why_did_it_chan
         same = list(story.spans(v2, "tool").tool_name) == list(
             story.spans(v3, "tool").tool_name
         ) and story.answer(v2) == story.answer(v3)
-        rendered, other = (int(n) for n in counts[question])
-        assert rendered == len(story.spans(v3, "prompt"))  # every request holds the edit
-        assert (other == 0) == same == (question != SHIPPING)
-    shipping = why_did_it_change.html("run_effects_shipping")
-    rows = _html_rows(shipping)
+        changed, behaved, implied, listed = counts[question]
+        assert changed == str(not same) and (int(behaved) == 0) == same
+        assert same == (question != SHIPPING)
+        # Every request holds the edit: implied by it, or listed where the values differ.
+        assert int(implied) + int(listed) == len(story.spans(v3, "prompt"))
+        assert int(listed) == (0 if same else 1)  # after another tool's result
+        implied_total += int(implied)
+    assert f"{implied_total} rendered prompts differ in 5 traces as the edit implies" in effects
+    shipping = why_did_it_change.text("run_effects_shipping")
+    assert shipping.startswith(f"behaved differently: [{SHIPPING!r}]\n")
+    rows = _html_rows(why_did_it_change.html("run_effects_shipping"))
     assert rows and all(SHIPPING in row for row in rows)
-    assert "lookup_order" in shipping and "search_docs" in shipping
+    shown = [_cells(row) for row in rows]  # question, kind, step, step_kind, step_name, ...
+    assert ["step", "5", "tool", "lookup_order"] in [cells[1:5] for cells in shown]
+    assert ["step", "6", "tool", "search_docs"] in [cells[1:5] for cells in shown]
+
+
+def test_a_diff_shows_once(why_did_it_change):
+    for tag in ("diff_traces", "diff_runs"):
+        shown = [
+            o
+            for o in why_did_it_change.cell(tag).outputs
+            if o.output_type in ("execute_result", "display_data")
+        ]
+        assert len(shown) == 1, tag
+        assert sorted(shown[0].data) == ["text/html", "text/plain"], tag
+        assert [o.output_type for o in why_did_it_change.cell(tag).outputs] == ["execute_result"]
+    printed = why_did_it_change.cell("diff_traces_text").outputs
+    assert [o.output_type for o in printed] == ["stream"]
 
 
 def test_why_did_it_change_follows_the_fixed_answer_to_the_faq(why_did_it_change, story):
