@@ -257,3 +257,17 @@ def test_the_cli_prints_causes_with_their_effects(
         ("prompt", "ChatPromptTemplate"),
         ("model", "fake-small-1"),
     ]
+
+    # Both questions behaved differently (other documents, other answers).
+    assert main(["diff", a, b, "--path", str(path), "--traces", "--format", "json"]) == 0
+    pairs = json.loads(capsys.readouterr().out)
+    assert [(r["pair"], r["changed"], r["documents"]) for r in pairs] == [
+        (1, True, 1),
+        (2, True, 1),
+    ]
+    trace_ids = {r["trace_id_a"] for r in records if r["kind"] == "documents"}
+    assert {r["trace_id_a"] for r in pairs} == trace_ids
+    assert main(["diff", a, again, "--path", str(path), "--traces"]) == 0
+    table = capsys.readouterr().out
+    assert f"trace pairs of {a} ↔ {again}" in table
+    assert table.count("False") == 2 and "True" not in table
