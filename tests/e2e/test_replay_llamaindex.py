@@ -124,6 +124,39 @@ def test_live_model_sends_the_new_prompt_and_retrieval_stays_on_tape(tape, index
     assert "Answer tersely." in sent
 
 
+def test_on_divergence_live_asks_the_model_from_the_divergence_on(tape, index, embed, recording):
+    llm = fakes.CountingLLM()
+    trace_id, _ = record(tape, index.as_query_engine(llm=llm, similarity_top_k=2))
+    changed = index.as_query_engine(llm=llm, similarity_top_k=2, text_qa_template=TERSE)
+
+    replay = tape.replay(trace_id, app=changed, on_divergence="live")
+
+    assert [(d.kind, d.position) for d in replay.divergences] == [("llm", 1)]
+    assert llm.calls == 2 and embed.queries == 1
+    assert str(replay.output).startswith("answer to: Answer tersely.")
+
+
+def test_an_instrumented_process_records_the_replay_once(tape, index, embed):
+    import tracetape
+
+    llm = fakes.CountingLLM()
+    tracetape.instrument(tape)
+    try:
+        trace_id, recorded = record(tape, index.as_query_engine(llm=llm, similarity_top_k=2))
+        replay = tape.replay(trace_id, app=index.as_query_engine(llm=llm, similarity_top_k=2))
+    finally:
+        tracetape.uninstrument()
+    assert str(replay.output) == str(recorded) and llm.calls == 1
+    tape.flush()
+    rows = tape.sql("select trace_id, replay_of from traces order by start_time")
+    assert rows.replay_of.isna().tolist() == [True, False]
+    kinds = "select kind from spans where trace_id = ? order by start_time, kind"
+    original = tape.sql(kinds, [trace_id]).kind.tolist()
+    played = tape.sql(kinds, [replay.trace_id]).kind.tolist()
+    # each span once; no embedding: the retrieval was answered from the tape
+    assert played == [k for k in original if k != "embedding"]
+
+
 def test_a_changed_retriever_config_diverges_at_the_retrieval(tape, index, embed, recording):
     llm = fakes.CountingLLM()
     trace_id, _ = record(tape, index.as_query_engine(llm=llm, similarity_top_k=2))
