@@ -76,7 +76,7 @@ class Diff:
 
     @property
     def is_empty(self) -> bool:
-        """No cause, effect or declared param differs (timings and tokens aside)."""
+        """No cause, effect or declared param differs (timings, tokens and context aside)."""
         return not (self.causes or self.effects or self.declared)
 
     def __bool__(self) -> bool:
@@ -122,9 +122,9 @@ class Diff:
         return traces_frame(self.pairs, self.effects, self.implied)
 
     def changed_traces(self) -> list[TracePair]:
-        """The trace pairs with at least one behavioural effect (other documents, tool
-        calls, model outputs, answers, steps, errors), or with one side only. A
-        rendering a template edit implies is not behaviour: every pair has those.
+        """The trace pairs with at least one behavioural effect: other documents, tool
+        calls, model outputs, answers, steps or errors, or a trace only one side has.
+        A prompt's rendering is not behaviour (an edited template changes them all).
 
         Example:
             >>> [p.trace_id_a for p in tape.diff(run_v2, run_v3).changed_traces()]
