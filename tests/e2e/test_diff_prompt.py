@@ -49,6 +49,17 @@ def test_a_prompt_edit_is_said_once_and_only_the_question_it_changed_is_reported
 
     (edit,) = result.causes
     assert isinstance(edit, PromptChange) and diff_app.RULE in edit.text_b
+    # Found first in the first question's first prompt: located there, spans and all.
+    where = edit.location
+    assert (where.pair, where.step_kind, where.step_name) == (1, "prompt", "ChatPromptTemplate")
+    assert (where.trace_id_a, where.trace_id_b) == (traces_a[0], traces_b[0])
+    first_prompts = tape.sql(
+        "SELECT trace_id, arg_min(span_id, start_time) AS span_id FROM spans "
+        "WHERE kind = 'prompt' AND trace_id IN (?, ?) GROUP BY trace_id",
+        [traces_a[0], traces_b[0]],
+    ).set_index("trace_id")
+    assert where.span_id_a == first_prompts.span_id[traces_a[0]]
+    assert where.span_id_b == first_prompts.span_id[traces_b[0]]
     # Every rendered prompt holds the edit. All but one rendered the same variables'
     # values: implied by the edit, counted on it. The shipping question's second prompt
     # holds another tool's result: listed, though not behaviour.
