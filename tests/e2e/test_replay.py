@@ -11,6 +11,7 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
+from pydantic import BaseModel
 
 from tests.fakes.openai_server import Reply, ToolCall
 from tests.fakes.openai_server import openai_server as openai_server
@@ -33,7 +34,13 @@ def shout(text: str) -> str:
     return text.upper()
 
 
-def agent(model: Any, system: str = "You are a careful calculator.", *, aio: bool = False) -> Any:
+def agent(
+    model: Any,
+    system: str = "You are a careful calculator.",
+    *,
+    aio: bool = False,
+    checkpointer: Any = None,
+) -> Any:
     """A two-node tool-calling agent: a prompt template, the model, a ToolNode."""
     prompt = ChatPromptTemplate.from_messages([("system", system), MessagesPlaceholder("messages")])
     chain = prompt | model.bind_tools([add, shout])
@@ -50,7 +57,7 @@ def agent(model: Any, system: str = "You are a careful calculator.", *, aio: boo
     builder.add_edge(START, "model")
     builder.add_conditional_edges("model", tools_condition)
     builder.add_edge("tools", "model")
-    return builder.compile(name="calculator")
+    return builder.compile(name="calculator", checkpointer=checkpointer)
 
 
 def script_three_steps(server: Any) -> None:
@@ -101,6 +108,7 @@ def test_playback_answers_every_call_from_the_tape(tape, openai_server):
     assert SIDE_EFFECTS == []  # no tool ran
     assert shape(replay.output) == shape(recorded)
     assert replay.divergences == []
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (6, 0, True)
     tape.flush()
     row = tape.sql(
         "select replay_of, n_llm, n_tool from traces where trace_id = ?", [replay.trace_id]
@@ -159,6 +167,8 @@ def test_live_model_with_pinned_tools_sends_the_new_prompt(tape, openai_server):
     assert sent == {"role": "system", "content": "You are a terse calculator."}
     assert SIDE_EFFECTS == []  # tools answered from the tape
     assert replay.output["messages"][-1].content == "3, THREE and 7"
+    assert (replay.from_tape, replay.ran_live) == (3, 3)
+    assert replay.same_output is True  # the same answers, live
     tape.flush()
     recorded = tape.sql(
         "select attributes->>'gen_ai.input.messages' as m from spans "
@@ -176,6 +186,7 @@ def test_a_named_tool_runs_for_real(tape, openai_server):
 
     assert SIDE_EFFECTS == ["shout three"]
     assert shape(replay.output) == shape(recorded)
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (5, 1, True)
     assert openai_server.request_count == 3
 
 
@@ -325,3 +336,24 @@ def test_a_tool_that_failed_fails_again_the_same_way(tape, openai_server):
     assert shape(replay.output) == shape(recorded)
     assert "cannot divide by zero" in replay.output["messages"][2].content
     assert openai_server.request_count == 2
+
+
+def test_a_structured_output_is_played_back(tape, openai_server):
+    class Verdict(BaseModel):
+        correct: bool
+        reason: str
+
+    def build() -> Any:
+        prompt = ChatPromptTemplate.from_messages([("system", "Judge."), ("human", "{claim}")])
+        return prompt | openai_server.chat_model().with_structured_output(Verdict)
+
+    openai_server.script(Reply(content='{"correct": true, "reason": "2 + 2 = 4"}'))
+    recorded = build().invoke({"claim": "2 + 2 = 4"}, config={"callbacks": [tape.langchain()]})
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+
+    replay = tape.replay(trace_id, app=build())
+
+    assert replay.output == recorded == Verdict(correct=True, reason="2 + 2 = 4")
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (1, 0, True)
+    assert openai_server.request_count == 1

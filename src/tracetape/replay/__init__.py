@@ -1,10 +1,19 @@
 """Replay a recorded trace: re-run the app with model, tool and retriever calls answered
-from the tape, report where the re-run diverges, pin what runs for real.
+from the tape, report where the re-run diverges, pin what runs for real, resume a
+LangGraph graph at a recorded step; or send one recorded model call again.
 
-Use it through `Tape.replay` / `Tape.areplay`.
+Use it through `Tape.replay` / `Tape.areplay` / `Tape.rerun`.
 """
 
+from tracetape.replay.checkpoints import CheckpointNotFoundError
 from tracetape.replay.recording import NotReplayableError
-from tracetape.replay.result import Divergence, Replay, ReplayDivergence
+from tracetape.replay.result import Divergence, Replay, ReplayDivergence, Rerun
 
-__all__ = ["Divergence", "NotReplayableError", "Replay", "ReplayDivergence"]
+__all__ = [
+    "CheckpointNotFoundError",
+    "Divergence",
+    "NotReplayableError",
+    "Replay",
+    "ReplayDivergence",
+    "Rerun",
+]

@@ -9,6 +9,8 @@ a test in ``tests/unit/replay/test_compat.py`` that fails when LangChain changes
   model call turns into a provider request, after ``on_chat_model_start``.
 - ``BaseChatModel._should_stream``: ``stream()`` calls ``_stream`` directly unless this
   says no; during playback it says no, so a streamed call also reaches the above.
+- ``BaseChatModel._get_invocation_params``: a model's own params, to tell a recorded
+  call's arguments (bound tools, tool choice, ...) from its model's configuration.
 - ``BaseTool._run`` / ``_arun`` and ``BaseRetriever._get_relevant_documents`` /
   ``_aget_relevant_documents``: the tool's and retriever's own bodies, overridden by
   every subclass, so each class's own definition is wrapped.
@@ -181,3 +183,11 @@ def install() -> None:
         for cls in _subclasses(BaseRetriever):
             _patch(cls, "_get_relevant_documents", body)
             _patch(cls, "_aget_relevant_documents", body)
+
+
+def invocation_params(model: Any) -> dict[str, Any]:
+    """What a call of ``model`` without keyword arguments reports as its invocation
+    params (``BaseChatModel._get_invocation_params``): the model's own configuration,
+    which a recorded call's params hold too, besides the call's own arguments."""
+    params: dict[str, Any] = model._get_invocation_params(stop=None)
+    return dict(params)

@@ -50,8 +50,14 @@ class Player:
     """Answers calls from ``recording`` while installed (see `_compat.active`)."""
 
     def __init__(
-        self, recording: Recording, live: Iterable[str] = (), on_divergence: OnDivergence = "stop"
+        self,
+        recording: Recording,
+        live: Iterable[str] = (),
+        on_divergence: OnDivergence = "stop",
+        encode: Callable[[Any], str] | None = None,
     ) -> None:
+        """``encode`` gives a live message's stored form as JSON text (capture's own,
+        cached encoding); by default it is serialised again here."""
         if on_divergence not in ("stop", "live"):
             raise ValueError(f"on_divergence must be 'stop' or 'live', not {on_divergence!r}")
         self.recording = recording
@@ -64,6 +70,69 @@ class Player:
         self._pending: dict[str, list[RecordedCall]] = {k: [] for k in REPLAYED_KINDS}
         for call in recording.calls:
             self._pending[call.kind].append(call)
+        self.from_tape = 0
+        """Calls answered from the recording so far."""
+        self.ran_live = 0
+        """Calls that ran for real so far (pinned by ``live`` or after a divergence)."""
+        self._encode = encode
+        # A conversation sends its whole history on every call: each message object and
+        # each recorded payload is keyed once (the object held, so its id stays unique).
+        self._live_keys: dict[int, tuple[Any, str]] = {}
+        self._recorded_keys: dict[str, str] = {}
+        self._call_keys: dict[str, tuple[list[str], str | None, str | None]] = {}
+        self._canonical: dict[str, str] = {}
+
+    def _live(self) -> None:
+        with self._lock:
+            self.ran_live += 1
+
+    # -- request keys -------------------------------------------------------------------
+    def _live_key(self, message: Any) -> str:
+        hit = self._live_keys.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        if self._encode is not None:
+            stored = json_value(self._encode(message))
+        else:
+            stored = requests.live_message(message)
+        key = requests.message_key(stored)
+        self._live_keys[id(message)] = (message, key)
+        return key
+
+    def _live_canonical(self, attrs: Mapping[str, Any], key: str) -> str | None:
+        """A live span's JSON attribute as canonical JSON (a bound model sends the same
+        params and tools text on every call: each text is parsed once)."""
+        text = attrs.get(key)
+        if not isinstance(text, str) or key in (attrs.get(semconv.TRUNCATED) or ()):
+            return None
+        found = self._canonical.get(text)
+        if found is None:
+            found = self._canonical[text] = requests.canonical(json_value(text))
+        return found
+
+    def _recorded_call_key(self, call: RecordedCall) -> tuple[list[str], str | None, str | None]:
+        """The recorded call's message keys, and its params and tools as canonical JSON
+        (None where not kept whole)."""
+        hit = self._call_keys.get(call.span_id)
+        if hit is not None:
+            return hit
+        keys: list[str] = []
+        for digest in call.inputs:
+            key = self._recorded_keys.get(digest)
+            if key is None:
+                key = self._recorded_keys[digest] = requests.message_key(
+                    self.recording.payload(digest)
+                )
+            keys.append(key)
+        params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+        tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
+        hit = (
+            keys,
+            None if params is None else requests.canonical(params),
+            None if tools is None else requests.canonical(tools),
+        )
+        self._call_keys[call.span_id] = hit
+        return hit
 
     # -- what runs for real --------------------------------------------------------------
     def _live_kind(self, kind: str) -> bool:
@@ -94,6 +163,7 @@ class Player:
                     break
                 if same(call):
                     del pending[i]
+                    self.from_tape += 1
                     return call
             recorded, requested = describe(head)
             reason = (
@@ -130,27 +200,26 @@ class Player:
     def model(self, model: Any, messages: list[Any]) -> Any | None:
         """A recorded `ChatResult` for this request, or None to call the model."""
         if self._live_kind(kinds.LLM):
+            self._live()
             return None
         attrs = _live_attributes(kinds.LLM)
-        asked = [requests.live_message(m) for m in messages]
-        params = _json_attr(attrs, semconv.INVOCATION_PARAMS, live=True)
-        tools = _json_attr(attrs, semconv.TOOL_DEFINITIONS, live=True)
-        key = requests.model_key(asked, None, None)
+        keys = [self._live_key(m) for m in messages]
+        asked_params = self._live_canonical(attrs, semconv.INVOCATION_PARAMS)
+        asked_tools = self._live_canonical(attrs, semconv.TOOL_DEFINITIONS)
 
         def same(call: RecordedCall) -> bool:
-            had = self.recording.payloads(call.inputs)
-            if requests.model_key(had, None, None) != key:
-                return False
+            had_keys, had_params, had_tools = self._recorded_call_key(call)
             # Params and tools compare when both sides kept them whole.
-            had_params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
-            had_tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
-            both = params is not None and had_params is not None
-            if both and requests.canonical(params) != requests.canonical(had_params):
-                return False
-            both = tools is not None and had_tools is not None
-            return not both or requests.canonical(tools) == requests.canonical(had_tools)
+            return (
+                had_keys == keys
+                and (asked_params is None or had_params is None or asked_params == had_params)
+                and (asked_tools is None or had_tools is None or asked_tools == had_tools)
+            )
 
         def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
+            asked = [requests.live_message(m) for m in messages]
+            params = _json_attr(attrs, semconv.INVOCATION_PARAMS, live=True)
+            tools = _json_attr(attrs, semconv.TOOL_DEFINITIONS, live=True)
             asked_lines = requests.request_lines(asked, params, tools)
             if call is None:
                 return [], asked_lines
@@ -161,6 +230,7 @@ class Player:
 
         call = self._take(kinds.LLM, same, describe, runs_live=True)
         if call is None:
+            self._live()
             return None
         _raise_if_failed(call)
         from langchain_core.outputs import ChatGeneration, ChatResult
@@ -182,6 +252,7 @@ class Player:
 
         if kinds.TOOL in self.live or name in self.live:
             self._skip(kinds.TOOL, same)
+            self._live()
             return None
 
         def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
@@ -200,6 +271,7 @@ class Player:
     def retriever(self, retriever: Any) -> tuple[Any] | None:
         """The recorded documents for this query (a 1-tuple), or None to retrieve."""
         if self._live_kind(kinds.RETRIEVER):
+            self._live()
             return None
         attrs = _live_attributes(kinds.RETRIEVER)
         query = _json_attr(attrs, semconv.RETRIEVAL_QUERY, live=True)
@@ -215,6 +287,7 @@ class Player:
 
         call = self._take(kinds.RETRIEVER, same, describe, runs_live=True)
         if call is None:
+            self._live()
             return None
         _raise_if_failed(call)
         return (self.recording.answer(call.outputs[0]),)

@@ -8,6 +8,7 @@ each hash to its text in LangChain's ``dumpd`` form).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -46,6 +47,8 @@ class RecordedCall:
     outputs: tuple[str, ...]
     error: tuple[str, str] | None = None
     """(error type, message) when the recorded call raised."""
+    step: int | None = None
+    """The LangGraph step of the outermost graph node the call ran in, if any."""
 
     def overlaps(self, other: RecordedCall) -> bool:
         """Whether the two ran at the same time (parallel branches may swap order)."""
@@ -65,6 +68,13 @@ class Recording:
     calls: list[RecordedCall]
     blobs: dict[str, str] = field(default_factory=dict[str, str])
     revived: dict[str, Any] = field(default_factory=dict[str, Any])
+    thread_id: str | None = None
+    """The LangGraph thread the recorded run used (its checkpointer's key)."""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    """When the recorded root run started and ended."""
+    root_output_digest: str | None = None
+    """The content hash of the root output's stored form."""
 
     def answer(self, digest: str) -> Any:
         """A fresh copy of the payload ``digest`` revived as LangChain objects (revived
@@ -88,12 +98,14 @@ def json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _hashes(value: Any) -> tuple[str, ...]:
+def hashes_of(value: Any) -> tuple[str, ...]:
+    """The content hashes a ``tracetape.replay.*`` attribute lists."""
     parsed = json_value(value) if value else None
     return tuple(str(h) for h in parsed) if isinstance(parsed, list) else ()  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
 
 
-def _attributes(value: Any) -> dict[str, Any]:
+def attributes_of(value: Any) -> dict[str, Any]:
+    """A span's ``attributes`` column as a dict."""
     if isinstance(value, str) and value:
         parsed = json.loads(value)
         if isinstance(parsed, dict):
@@ -101,37 +113,109 @@ def _attributes(value: Any) -> dict[str, Any]:
     return {}
 
 
+def _unserialisable(value: Any) -> str | None:
+    """The repr of the first object in a stored value that LangChain could not
+    serialise (``dumpd`` keeps only its repr), if any."""
+    if isinstance(value, Mapping):
+        if value.get("lc") == 1 and value.get("type") == "not_implemented":
+            return str(value.get("repr") or value.get("id"))
+        found = (_unserialisable(v) for v in value.values())  # pyright: ignore[reportUnknownVariableType]
+    elif isinstance(value, list):
+        found = (_unserialisable(v) for v in value)  # pyright: ignore[reportUnknownVariableType]
+    else:
+        return None
+    return next((f for f in found if f is not None), None)
+
+
+def _parsed_from_content(value: Any) -> Any:
+    """A stored AI message whose ``additional_kwargs["parsed"]`` (the pydantic object
+    langchain-openai's structured output parses its JSON content into) was kept only as
+    a repr: ``parsed`` again as that JSON, which the structured-output parser accepts."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("kwargs"), Mapping):
+        return value
+    kwargs: Mapping[str, Any] = value["kwargs"]
+    extra: Any = kwargs.get("additional_kwargs")
+    if not isinstance(extra, Mapping) or _unserialisable(extra.get("parsed")) is None:  # pyright: ignore[reportUnknownMemberType]
+        return value
+    rest: dict[str, Any] = {str(k): v for k, v in extra.items() if k != "parsed"}  # pyright: ignore[reportUnknownVariableType]
+    with contextlib.suppress(ValueError):  # not JSON: no ``parsed``, as the parser allows
+        rest["parsed"] = json.loads(str(kwargs.get("content")))
+    return {**value, "kwargs": {**kwargs, "additional_kwargs": rest}}
+
+
 def load_payload(value: Any) -> Any:
-    """A stored JSON value revived with LangChain's loader (messages, documents, ...)."""
+    """A stored JSON value revived with LangChain's loader (messages, documents, ...).
+
+    Raises `NotReplayableError` when it holds an object LangChain could not serialise.
+    """
     from langchain_core._api import LangChainBetaWarning
     from langchain_core.load import load
 
+    value = _parsed_from_content(value)
     # Revived in the caller's thread before the re-run starts (never from the app's
     # worker threads): warning filters are process-wide state.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LangChainBetaWarning)
-        return load(value, allowed_objects="core")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LangChainBetaWarning)
+            return load(value, allowed_objects="core")
+    except NotImplementedError as exc:
+        what = _unserialisable(value) or "an object"
+        raise NotReplayableError(
+            f"a recorded payload holds {what[:120]}, which LangChain could not serialise "
+            "(only its repr was kept), so it cannot be played back"
+        ) from exc
+
+
+_CALL_KINDS = ", ".join(f"'{k}'" for k in REPLAYED_KINDS)
+# Only the calls' attributes are parsed; of the other spans (chains with large displayed
+# inputs) only what replay needs is extracted in SQL.
+_READ = (
+    "SELECT span_id, parent_span_id, kind, name, start_time, end_time, status, "
+    "status_message, error_type, "
+    f"CASE WHEN kind IN ({_CALL_KINDS}) THEN attributes END AS attributes, "
+    f"attributes->>'{semconv.REPLAY_INPUT}' AS replay_input, "
+    f"attributes->>'{semconv.REPLAY_OUTPUT}' AS replay_output, "
+    f"TRY_CAST(attributes->>'{semconv.LANGGRAPH_STEP}' AS INTEGER) AS step, "
+    f"attributes->>'{semconv.LANGGRAPH_THREAD_ID}' AS thread_id "
+    "FROM spans WHERE trace_id = ? ORDER BY start_time, span_id"
+)
+
+
+def _steps(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Span id -> the step of the outermost LangGraph node it ran in (a node inside a
+    subgraph counts its own steps; the outer graph's step is what its checkpoints hold)."""
+    by_id = {str(r["span_id"]): r for r in rows}
+    steps: dict[str, int] = {}
+    for row in rows:
+        step: int | None = None
+        current: Mapping[str, Any] | None = row
+        for _ in range(256):  # a parent cycle cannot occur; bound the walk all the same
+            if current is None:
+                break
+            if current["kind"] == kinds.NODE and current["step"] is not None:
+                step = int(current["step"])
+            parent = current["parent_span_id"]
+            current = by_id.get(str(parent)) if parent else None
+        if step is not None:
+            steps[str(row["span_id"])] = step
+    return steps
 
 
 def read(query: Query, trace_id: str) -> Recording:
     """The recording of ``trace_id`` (raises `NotFoundError`, `NotReplayableError`)."""
-    rows = query(
-        "SELECT span_id, kind, name, start_time, end_time, attributes, status, "
-        "status_message, error_type FROM spans "
-        "WHERE trace_id = ? ORDER BY start_time, span_id",
-        [trace_id],
-    ).to_pylist()
+    rows = query(_READ, [trace_id]).to_pylist()
     if not rows:
         raise NotFoundError(f"no trace {trace_id!r} on the tape")
     root: dict[str, Any] | None = None
     calls: list[RecordedCall] = []
+    steps = _steps(rows) if any(r["kind"] == kinds.NODE for r in rows) else {}
     for row in rows:
-        attrs = _attributes(row["attributes"])
         kind = str(row["kind"])
-        if root is None and kind in _ROOT_KINDS and semconv.REPLAY_INPUT in attrs:
-            root = {**row, "attrs": attrs}
+        if root is None and kind in _ROOT_KINDS and row["replay_input"]:
+            root = row
         if kind not in REPLAYED_KINDS:
             continue
+        attrs = attributes_of(row["attributes"])
         if attrs.get(semconv.REPLAYABLE) is False:
             raise NotReplayableError(
                 f"span {row['span_id']} ({kind} {row['name']!r}) of trace {trace_id} did "
@@ -146,11 +230,12 @@ def read(query: Query, trace_id: str) -> Recording:
                 start=row["start_time"],
                 end=row["end_time"],
                 attributes=attrs,
-                inputs=_hashes(attrs.get(semconv.REPLAY_INPUT)),
-                outputs=_hashes(attrs.get(semconv.REPLAY_OUTPUT)),
+                inputs=hashes_of(row["replay_input"]),
+                outputs=hashes_of(row["replay_output"]),
                 error=(str(row["error_type"] or ""), str(row["status_message"] or ""))
                 if row["status"] == "error"
                 else None,
+                step=steps.get(str(row["span_id"])),
             )
         )
     if root is None:
@@ -158,14 +243,14 @@ def read(query: Query, trace_id: str) -> Recording:
             f"trace {trace_id} has no LangChain root run with a kept input: "
             "it was recorded with content capture off, or not from a LangChain runnable"
         )
-    root_attrs: dict[str, Any] = root["attrs"]
     wanted = {h for c in calls for h in (*c.inputs, *c.outputs)}
-    root_in = _hashes(root_attrs.get(semconv.REPLAY_INPUT))
-    root_out = _hashes(root_attrs.get(semconv.REPLAY_OUTPUT))
+    root_in = hashes_of(root["replay_input"])
+    root_out = hashes_of(root["replay_output"])
     wanted.update(root_in, root_out)
     blob_rows = query(
         "SELECT hash, content FROM blobs WHERE list_contains(?, hash)", [sorted(wanted)]
     ).to_pylist()
+    threads = [str(r["thread_id"]) for r in (root, *rows) if r["thread_id"] is not None]
     recording = Recording(
         trace_id=trace_id,
         root_span_id=str(root["span_id"]),
@@ -173,12 +258,19 @@ def read(query: Query, trace_id: str) -> Recording:
         root_output=None,
         calls=calls,
         blobs={str(r["hash"]): str(r["content"]) for r in blob_rows},
+        thread_id=threads[0] if threads else None,
+        start=root["start_time"],
+        end=root["end_time"],
+        root_output_digest=root_out[0] if root_out else None,
     )
     if not root_in:
         raise NotReplayableError(f"trace {trace_id}: the root input was not kept")
     recording.root_input = load_payload(recording.payload(root_in[0]))
     if root_out:
-        recording.root_output = load_payload(recording.payload(root_out[0]))
+        try:
+            recording.root_output = load_payload(recording.payload(root_out[0]))
+        except NotReplayableError:  # only ever compared (in stored form), never played
+            recording.root_output = None
     for call in calls:
         for digest in call.outputs:
             value = recording.payload(digest)

@@ -16,6 +16,7 @@ from typing import Any
 from tracetape.spans.encode import redacted_dumps
 
 _LINE_CHARS = 400
+_MESSAGE_CLASSES = ("Message", "MessageChunk")
 
 
 def canonical(value: Any) -> str:
@@ -40,6 +41,28 @@ def without_id(message: Any) -> Any:
     return message
 
 
+def comparable(value: Any) -> Any:
+    """A stored value (``dumpd`` form) as outputs are compared: each message (however
+    deep: a LangGraph state, a list) reduced to its class, name, text and tool calls by
+    name and arguments. Ids, call ids and response metadata differ from run to run."""
+    if isinstance(value, list):
+        return [comparable(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    if not isinstance(value, Mapping):
+        return value
+    ident: Any = value.get("id")
+    kwargs: Any = value.get("kwargs")
+    cls = str(ident[-1]) if isinstance(ident, list) and ident else ""  # pyright: ignore[reportUnknownArgumentType]
+    if cls.endswith(_MESSAGE_CLASSES) and isinstance(kwargs, Mapping):
+        calls = [
+            (c.get("name"), c.get("args"))  # pyright: ignore[reportUnknownMemberType]
+            for key in ("tool_calls", "invalid_tool_calls")
+            for c in kwargs.get(key) or []  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(c, Mapping)
+        ]
+        return [cls, kwargs.get("name"), kwargs.get("content"), calls]  # pyright: ignore[reportUnknownMemberType]
+    return {str(k): comparable(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+
+
 def live_message(message: Any) -> Any:
     """A live LangChain message in its stored form: ``dumpd``, redacted, chunks merged."""
     from langchain_core.load import dumpd
@@ -48,6 +71,11 @@ def live_message(message: Any) -> Any:
     if isinstance(message, BaseMessageChunk):
         message = message_chunk_to_message(message)
     return json.loads(redacted_dumps(dumpd(message)))
+
+
+def message_key(message: Any) -> str:
+    """The key of one serialised message (its id left out)."""
+    return digest(without_id(message))
 
 
 def model_key(messages: Sequence[Any], params: Any, tools: Any) -> str:

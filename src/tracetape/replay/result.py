@@ -55,12 +55,47 @@ class ReplayDivergence(TracetapeError):
 
 @dataclass
 class Replay:
-    """The result of `Tape.replay`: the app's output and the new trace's id."""
+    """The result of `Tape.replay`: the app's output and the new trace's id.
+
+    ``from_tape`` and ``ran_live`` count the model, tool and retriever calls answered
+    from the recording and run for real; ``same_output`` says whether the output equals
+    the recorded one: the same messages by class, text and tool calls (ids and response
+    metadata differ from run to run); None when the recording kept no comparable output.
+    """
 
     output: Any
     trace_id: str | None
     replay_of: str
     divergences: list[Divergence] = field(default_factory=list[Divergence])
+    from_tape: int = 0
+    ran_live: int = 0
+    same_output: bool | None = None
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """The result of `Tape.rerun`: the recorded answer, ``n`` new ones and their traces.
+
+    ``n_same`` counts the new answers equal to the recorded one: the same text and the
+    same tool calls (names and arguments; call ids differ from run to run).
+    """
+
+    span_id: str
+    recorded: Any
+    outputs: list[Any]
+    trace_ids: list[str | None]
+    n_same: int
+
+    @property
+    def n(self) -> int:
+        """How many times the call was sent."""
+        return len(self.outputs)
+
+    def __str__(self) -> str:
+        return (
+            f"rerun of span {self.span_id}: {self.n_same} of {self.n} answers equal the "
+            "recorded one"
+        )
 
 
 class RecordedCallError(TracetapeError):

@@ -1,66 +1,25 @@
 """One replay: read the recording, re-run the app under a `Player`, record it linked.
 
-The re-run is recorded by the tape's own handler; a small handler of ours marks its
-root span with ``tracetape.replay_of`` (only that run's: other runs recording at the
-same time are not touched).
+The re-run is recorded by the tape's own handler; a `RootMark` marks its root span with
+``tracetape.replay_of``. With ``from_step`` a LangGraph graph resumes from the recorded
+run's checkpoint at that step instead (see `checkpoints`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
+import json
+from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
-
-from langchain_core.callbacks import BaseCallbackHandler
 
 from tracetape.errors import NotFoundError
-from tracetape.replay import _compat
+from tracetape.replay import _compat, checkpoints, requests
+from tracetape.replay.mark import RootMark
 from tracetape.replay.player import OnDivergence, Player
 from tracetape.replay.recording import Query, Recording, read
 from tracetape.replay.result import Replay, ReplayDivergence
 from tracetape.spans import semconv
-from tracetape.spans.recorder import current_capture_span
-
-
-class _ReplayMark(BaseCallbackHandler):
-    """Marks the re-run's root span as a replay and notes its trace id.
-
-    It runs after the tape's own handler (listed after it), which has just made the
-    root run's span the innermost capture span of this context.
-    """
-
-    run_inline = True
-
-    def __init__(self, replay_of: str) -> None:
-        self.replay_of = replay_of
-        self.trace_id: str | None = None
-
-    # LangChain copies handlers; all copies are this one.
-    def __copy__(self) -> _ReplayMark:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _ReplayMark:
-        return self
-
-    def on_chain_start(
-        self,
-        serialized: dict[str, Any] | None,
-        inputs: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if parent_run_id is not None or self.trace_id is not None:
-            return
-        span = current_capture_span.get()
-        attrs: Mapping[str, Any] = getattr(span, "attributes", None) or {}
-        if span is None or attrs.get(semconv.LANGCHAIN_RUN_ID) != str(run_id):
-            return
-        span.set_attribute(semconv.REPLAY_OF, self.replay_of)
-        self.trace_id = format(span.get_span_context().trace_id, "032x")
 
 
 @dataclass(frozen=True)
@@ -82,14 +41,28 @@ def _recording(source: Source, trace_id: str) -> Recording:
         return read(source.query, trace_id)
 
 
+def _codec(source: Source) -> Any:
+    """The tape handler's message encoder when it keeps content (cached per message)."""
+    codec = getattr(source.handler, "codec", None)
+    return codec if getattr(codec, "capture_content", False) else None
+
+
 @contextmanager
 def _session(
-    source: Source, trace_id: str, live: Sequence[str], on_divergence: OnDivergence
-) -> Generator[tuple[Recording, Player, Any, _ReplayMark]]:
+    source: Source,
+    trace_id: str,
+    live: Sequence[str],
+    on_divergence: OnDivergence,
+    from_step: int | None = None,
+) -> Generator[tuple[Recording, Player, Any, RootMark]]:
     recording = _recording(source, trace_id.strip().lower())
-    player = Player(recording, live, on_divergence)
+    if from_step is not None:
+        recording = checkpoints.calls_from(recording, from_step)
+    codec = _codec(source)
+    encode = (lambda m: codec.encode(m).payload) if codec is not None else None
+    player = Player(recording, live, on_divergence, encode)
     _compat.install()
-    mark = _ReplayMark(recording.trace_id)
+    mark = RootMark({semconv.REPLAY_OF: recording.trace_id})
     token = _compat.active.set(player)
     try:
         yield recording, player, {"callbacks": [source.handler, mark]}, mark
@@ -97,8 +70,38 @@ def _session(
         _compat.active.reset(token)
 
 
-def _finish(player: Player, recording: Recording, tracer: _ReplayMark, output: Any) -> Replay:
-    result = Replay(output, tracer.trace_id, recording.trace_id, player.divergences)
+def _same_output(source: Source, recording: Recording, output: Any) -> bool | None:
+    """Whether ``output`` equals the recorded one, both in their stored form compared as
+    `requests.comparable` says (None when either cannot be compared)."""
+    codec = _codec(source)
+    digest = recording.root_output_digest
+    if codec is None or digest is None or digest not in recording.blobs:
+        return None
+    from tracetape.capture.langchain.io import replay_payload
+
+    try:
+        now = json.loads(replay_payload(output, codec))
+    except (TypeError, ValueError):
+        return None
+    return requests.comparable(now) == requests.comparable(recording.payload(digest))
+
+
+def _result(player: Player, recording: Recording, mark: RootMark, output: Any = None) -> Replay:
+    return Replay(
+        output,
+        mark.trace_id,
+        recording.trace_id,
+        player.divergences,
+        from_tape=player.from_tape,
+        ran_live=player.ran_live,
+    )
+
+
+def _finish(
+    source: Source, player: Player, recording: Recording, mark: RootMark, output: Any
+) -> Replay:
+    result = _result(player, recording, mark, output)
+    result.same_output = _same_output(source, recording, output)
     try:
         player.finish()
     except ReplayDivergence as exc:
@@ -108,22 +111,20 @@ def _finish(player: Player, recording: Recording, tracer: _ReplayMark, output: A
 
 
 @contextmanager
-def _stopping(player: Player, recording: Recording, tracer: _ReplayMark) -> Generator[None]:
+def _stopping(player: Player, recording: Recording, mark: RootMark) -> Generator[None]:
     """Re-raise a divergence with the partial `Replay`, also when the app wrapped or
     swallowed it (a ToolNode turning errors into messages, a retry)."""
     try:
         yield
     except ReplayDivergence as exc:
-        exc.replay = Replay(None, tracer.trace_id, recording.trace_id, player.divergences)
+        exc.replay = _result(player, recording, mark)
         raise
     except Exception as exc:
         if not player.stopped:
             raise
-        partial = Replay(None, tracer.trace_id, recording.trace_id, player.divergences)
-        raise ReplayDivergence(player.divergences[0], partial) from exc
+        raise ReplayDivergence(player.divergences[0], _result(player, recording, mark)) from exc
     if player.stopped:
-        partial = Replay(None, tracer.trace_id, recording.trace_id, player.divergences)
-        raise ReplayDivergence(player.divergences[0], partial)
+        raise ReplayDivergence(player.divergences[0], _result(player, recording, mark))
 
 
 def replay(
@@ -132,12 +133,24 @@ def replay(
     app: Any,
     live: Sequence[str] = (),
     on_divergence: OnDivergence = "stop",
+    from_step: int | None = None,
 ) -> Replay:
-    """Re-run ``app`` on the recorded input of ``trace_id``, answered from the recording."""
-    with _session(source, trace_id, live, on_divergence) as (recording, player, config, tracer):
-        with _stopping(player, recording, tracer):
-            output = app.invoke(recording.root_input, config=config)
-        return _finish(player, recording, tracer, output)
+    """Re-run ``app`` on the recorded input of ``trace_id`` (or from its checkpoint at
+    ``from_step``), answered from the recording."""
+    from tracetape.replay import llamaindex  # LlamaIndex apps replay there (lazy import)
+
+    if llamaindex.handles(app):
+        return llamaindex.replay(source, trace_id, app, live, on_divergence)
+    with _session(source, trace_id, live, on_divergence, from_step) as session:
+        recording, player, config, mark = session
+        inputs = recording.root_input
+        if from_step is not None:
+            inputs, config = None, checkpoints.fork(app, recording, from_step, config)
+        else:
+            config = checkpoints.start(app, recording, config)
+        with _stopping(player, recording, mark):
+            output = app.invoke(inputs, config=config)
+        return _finish(source, player, recording, mark, output)
 
 
 async def areplay(
@@ -146,9 +159,20 @@ async def areplay(
     app: Any,
     live: Sequence[str] = (),
     on_divergence: OnDivergence = "stop",
+    from_step: int | None = None,
 ) -> Replay:
     """`replay` for apps run with ``ainvoke`` (async graphs and runnables)."""
-    with _session(source, trace_id, live, on_divergence) as (recording, player, config, tracer):
-        with _stopping(player, recording, tracer):
-            output = await app.ainvoke(recording.root_input, config=config)
-        return _finish(player, recording, tracer, output)
+    from tracetape.replay import llamaindex  # LlamaIndex apps replay there (lazy import)
+
+    if llamaindex.handles(app):
+        return await llamaindex.areplay(source, trace_id, app, live, on_divergence)
+    with _session(source, trace_id, live, on_divergence, from_step) as session:
+        recording, player, config, mark = session
+        inputs = recording.root_input
+        if from_step is not None:
+            inputs, config = None, await checkpoints.afork(app, recording, from_step, config)
+        else:
+            config = await checkpoints.astart(app, recording, config)
+        with _stopping(player, recording, mark):
+            output = await app.ainvoke(inputs, config=config)
+        return _finish(source, player, recording, mark, output)

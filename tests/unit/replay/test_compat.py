@@ -72,3 +72,15 @@ def test_a_tool_answered_by_the_active_hooks_does_not_run():
     finally:
         _compat.active.reset(token)
     assert ran == []
+
+
+def test_a_model_reports_its_own_params_apart_from_a_call_s_arguments():
+    from langchain_openai import ChatOpenAI
+
+    assert "stop" in _params(BaseChatModel._get_invocation_params)
+    model = ChatOpenAI(model="gpt-4o", api_key="sk-unused", temperature=0.3)  # pyright: ignore[reportArgumentType]
+    own = _compat.invocation_params(model)
+    assert own["model"] == "gpt-4o" and own["temperature"] == 0.3 and own["stop"] is None
+    assert "tools" not in own
+    bound = model._get_invocation_params(stop=None, tool_choice="required")  # pyright: ignore[reportPrivateUsage]
+    assert bound == {**own, "tool_choice": "required"}

@@ -6,10 +6,12 @@ so that one failing loses only its own attributes.
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
@@ -45,6 +47,10 @@ _PROVIDER_BY_CLASS = {
     "ChatOllama": "ollama",
     "ChatCohere": "cohere",
 }
+MODEL_CONFIG: Final = "tracetape.model.config"
+"""JSON: the model's constructor as LangChain serialises it (``dumpd``: class path and
+the kwargs it was built with, secrets only as names of environment variables), so that
+``tape.rerun`` can rebuild it. TODO(lead): move to ``spans/semconv.py``."""
 # Ids LangChain gives messages itself; they are not the provider's response id.
 _LANGCHAIN_ID_PREFIXES = ("lc_", "run-")
 
@@ -108,6 +114,13 @@ def _tool_definitions_json(tools: list[Any] | tuple[Any, ...]) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=256)
+def _redacted_config(text: str) -> str:
+    """A serialised model constructor, redacted once per distinct text (the same model
+    is called many times)."""
+    return redact_text(text)
+
+
 def request_attributes(
     serialized: Mapping[str, Any] | None,
     params: Mapping[str, Any],
@@ -151,6 +164,9 @@ def request_attributes(
     if response_format:
         clean["response_format"] = response_format
     recorder.display(semconv.INVOCATION_PARAMS, to_jsonable(clean), attrs)
+    if serialized and serialized.get("type") == "constructor":  # not "not_implemented"
+        text = json.dumps(serialized, separators=(",", ":"), default=repr)
+        recorder.display_json(MODEL_CONFIG, _redacted_config(text), attrs)
     tools = params.get("tools") or params.get("functions")
     if isinstance(tools, list | tuple) and tools:
         recorder.display_json(semconv.TOOL_DEFINITIONS, _tool_definitions_json(tools), attrs)

@@ -1,0 +1,162 @@
+"""Replay from a LangGraph step: fork the recorded thread where that step started.
+
+A graph with a checkpointer saves a checkpoint after every step; the one whose
+metadata says step ``N - 1`` holds the state step ``N`` ran on, and its ``next`` the
+nodes that ran then. Invoking the graph with that checkpoint's config forks the thread
+there (LangGraph's own time travel): the steps before ``N`` are not run again, the steps
+from ``N`` on are, with their calls answered from the recording. The thread comes from
+the recording (node spans record it) and the checkpoint from the graph's own history,
+taken among those saved while the recorded run ran (a thread holds every run on it, and
+the forks of earlier replays).
+
+A whole replay of a graph with a checkpointer starts from the state the recorded run
+started from (the parent of its input checkpoint) where the checkpointer still holds it,
+else on a new thread of its own: never on top of what the thread holds now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from tracetape.replay.recording import NotReplayableError, Recording
+
+# Checkpoint and span times come from the same clock, rounded apart by at most a µs.
+_SLACK = dt.timedelta(milliseconds=1)
+
+
+class CheckpointNotFoundError(NotReplayableError):
+    """The graph's checkpointer does not hold the recorded thread, or not that step."""
+
+
+def calls_from(recording: Recording, step: int) -> Recording:
+    """The recording without the calls made before ``step`` (they are not re-run)."""
+    kept = [c for c in recording.calls if c.step is None or c.step >= step]
+    return dataclasses.replace(recording, calls=kept)
+
+
+def _thread(app: Any, recording: Recording, step: int) -> dict[str, Any]:
+    if step < 0:
+        raise ValueError(f"from_step must be a LangGraph step number (0 or more), not {step!r}")
+    if not callable(getattr(app, "get_state_history", None)):
+        raise NotReplayableError(
+            "from_step needs a compiled LangGraph graph with a checkpointer, not a "
+            f"{type(app).__name__}"
+        )
+    if recording.thread_id is None:
+        raise NotReplayableError(
+            f"trace {recording.trace_id} recorded no LangGraph thread id: from_step needs "
+            "a run of a graph with a checkpointer, invoked with a thread_id"
+        )
+    return {"configurable": {"thread_id": recording.thread_id}}
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _during(snapshot: Any, recording: Recording) -> bool:
+    created = getattr(snapshot, "created_at", None)
+    if not created or recording.start is None:
+        return False
+    moment = _utc(dt.datetime.fromisoformat(str(created)))
+    end = recording.end or recording.start
+    return _utc(recording.start) - _SLACK <= moment <= _utc(end) + _SLACK
+
+
+def _step(snapshot: Any) -> int | None:
+    value = (getattr(snapshot, "metadata", None) or {}).get("step")
+    return value if isinstance(value, int) else None
+
+
+def _fork(history: Sequence[Any], recording: Recording, step: int, config: Any) -> Any:
+    """``config`` with the checkpoint step ``step`` started from (raises if none)."""
+    thread = recording.thread_id
+    if not history:
+        raise CheckpointNotFoundError(
+            f"the graph's checkpointer holds no thread {thread!r} (recorded by trace "
+            f"{recording.trace_id}): an InMemorySaver keeps threads only in the process "
+            "that ran them. Replay from_step in that process, compile the graph with a "
+            "persistent checkpointer (SqliteSaver, PostgresSaver), or replay the whole "
+            "trace without from_step"
+        )
+    ours = [s for s in history if _during(s, recording)]
+    before = [s for s in ours if _step(s) == step - 1 and getattr(s, "next", ())]
+    if not before:
+        steps = sorted({n + 1 for s in ours if (n := _step(s)) is not None and s.next})
+        known = f"steps {steps[0]} to {steps[-1]}" if steps else "no checkpoints"
+        raise CheckpointNotFoundError(
+            f"thread {thread!r} holds no checkpoint that step {step} of trace "
+            f"{recording.trace_id} started from (the recorded run has {known})"
+        )
+    # The oldest one: the recorded run's own (the history is newest first).
+    return _with(config, before[-1].config)
+
+
+def _with(config: Any, checkpoint: Any) -> Any:
+    given = dict(config)
+    own = dict((checkpoint or {}).get("configurable") or {})
+    given["configurable"] = {**(given.get("configurable") or {}), **own}
+    return given
+
+
+def _checkpointed(app: Any) -> bool:
+    saver = getattr(app, "checkpointer", None)
+    return saver is not None and not isinstance(saver, bool)
+
+
+def _start(history: Sequence[Any], recording: Recording, config: Any) -> Any:
+    runs = [
+        s
+        for s in history
+        if _during(s, recording) and (getattr(s, "metadata", None) or {}).get("source") == "input"
+    ]
+    parent = getattr(runs[-1], "parent_config", None) if runs else None
+    if parent:
+        return _with(config, parent)
+    return _with(config, {"configurable": {"thread_id": f"tracetape-replay-{uuid.uuid4().hex}"}})
+
+
+def start(app: Any, recording: Recording, config: Any) -> Any:
+    """The config a whole replay of ``app`` runs with: for a graph with a checkpointer,
+    the recorded run's starting state, or a new thread."""
+    if not _checkpointed(app):
+        return config
+    history: list[Any] = []
+    if recording.thread_id is not None:
+        history = list(app.get_state_history({"configurable": {"thread_id": recording.thread_id}}))
+    return _start(history, recording, config)
+
+
+async def astart(app: Any, recording: Recording, config: Any) -> Any:
+    """`start` through the graph's async history."""
+    if not _checkpointed(app):
+        return config
+    history: list[Any] = []
+    if recording.thread_id is not None:
+        thread = {"configurable": {"thread_id": recording.thread_id}}
+        history = [s async for s in app.aget_state_history(thread)]
+    return _start(history, recording, config)
+
+
+def fork(app: Any, recording: Recording, step: int, config: Any) -> Any:
+    """The config that resumes ``app`` at the start of ``step`` of the recorded run."""
+    thread = _thread(app, recording, step)
+    try:
+        history = list(app.get_state_history(thread))
+    except ValueError as exc:  # LangGraph's "No checkpointer set"
+        raise NotReplayableError(f"from_step needs a graph with a checkpointer: {exc}") from exc
+    return _fork(history, recording, step, config)
+
+
+async def afork(app: Any, recording: Recording, step: int, config: Any) -> Any:
+    """`fork` through the graph's async history (async checkpointers)."""
+    thread = _thread(app, recording, step)
+    try:
+        history = [s async for s in app.aget_state_history(thread)]
+    except ValueError as exc:
+        raise NotReplayableError(f"from_step needs a graph with a checkpointer: {exc}") from exc
+    return _fork(history, recording, step, config)

@@ -1,0 +1,142 @@
+"""``tape.replay(..., from_step=N)``: a LangGraph graph with an InMemorySaver resumes at a
+recorded step from its own checkpoint history; the calls from that step on are answered
+from the tape, the ones before it are not made again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from tests.e2e.test_replay import QUESTION, SIDE_EFFECTS, agent, script_three_steps, shape
+from tests.fakes.openai_server import Reply
+from tests.fakes.openai_server import openai_server as openai_server
+from tracetape.replay import CheckpointNotFoundError, NotReplayableError, ReplayDivergence
+
+THREAD = {"configurable": {"thread_id": "support-42"}}
+
+
+def record(tape: Any, app: Any, config: Any = THREAD) -> tuple[str, Any]:
+    out = app.invoke(QUESTION, config={**config, "callbacks": [tape.langchain()]})
+    tape.flush()
+    return str(tape.traces().trace_id[0]), out
+
+
+def steps(tape: Any, trace_id: str) -> list[tuple[str, str, int]]:
+    """(kind, name, step of the node it ran in) of every model and tool call, in order."""
+    frame = tape.sql(
+        "select span_id, parent_span_id, kind, name, "
+        "(attributes->>'tracetape.langgraph.step')::int as step from spans "
+        "where trace_id = ? order by start_time, name",
+        [trace_id],
+    )
+    rows = {r.span_id: r for r in frame.itertuples(index=False)}
+
+    def node_step(row: Any) -> int:
+        while row.kind != "node":
+            row = rows[row.parent_span_id]
+        return int(row.step)
+
+    return [(r.kind, r.name, node_step(r)) for r in rows.values() if r.kind in ("llm", "tool")]
+
+
+def test_from_step_resumes_at_the_recorded_checkpoint(tape, openai_server):
+    script_three_steps(openai_server)
+    app = agent(openai_server.chat_model(), checkpointer=InMemorySaver())
+    trace_id, recorded = record(tape, app)
+    assert [s[2] for s in steps(tape, trace_id)] == [1, 2, 2, 3, 4, 5]
+    SIDE_EFFECTS.clear()
+
+    replay = tape.replay(trace_id, app=app, from_step=3)
+
+    assert shape(replay.output) == shape(recorded)
+    assert openai_server.request_count == 3
+    assert SIDE_EFFECTS == []
+    assert (replay.from_tape, replay.ran_live, replay.divergences) == (3, 0, [])
+    tape.flush()
+    # Only the calls from step 3 on ran (LangGraph numbers a fork's steps on from its own).
+    assert [kind for kind, _, _ in steps(tape, replay.trace_id)] == ["llm", "tool", "llm"]
+    row = tape.sql("select replay_of from traces where trace_id = ?", [replay.trace_id])
+    assert row.replay_of[0] == trace_id
+
+
+def test_a_changed_graph_diverges_at_the_resumed_step(tape, openai_server):
+    script_three_steps(openai_server)
+    saver = InMemorySaver()
+    trace_id, _ = record(tape, agent(openai_server.chat_model(), checkpointer=saver))
+    changed = agent(openai_server.chat_model(), "You are a sloppy calculator.", checkpointer=saver)
+
+    with pytest.raises(ReplayDivergence) as caught:
+        tape.replay(trace_id, app=changed, from_step=3)
+
+    assert (caught.value.divergence.kind, caught.value.divergence.position) == ("llm", 3)
+    assert "+system: You are a sloppy calculator." in caught.value.divergence.diff
+    assert openai_server.request_count == 3
+
+
+def test_each_run_on_a_thread_resumes_from_its_own_checkpoints(tape, openai_server):
+    app = agent(openai_server.chat_model(), checkpointer=InMemorySaver())
+    script_three_steps(openai_server)
+    first, recorded = record(tape, app)
+    openai_server.script(Reply(content="You are welcome."))
+    second, _ = record(tape, app)  # the same thread goes on: input 6, start 7, model 8
+    assert first != second and [s[2] for s in steps(tape, second)] == [8]
+
+    for _ in range(2):  # the first replay's fork holds the same step numbers
+        replay = tape.replay(first, app=app, from_step=5)
+        assert shape(replay.output) == shape(recorded)
+        assert replay.from_tape == 1
+
+    with pytest.raises(CheckpointNotFoundError, match="steps 0 to 5"):
+        tape.replay(first, app=app, from_step=7)
+    # A whole replay of the second run starts from the state it started from: the model
+    # is asked with the first run's conversation before the new question, as recorded.
+    again = tape.replay(second, app=app)
+    assert (again.from_tape, again.same_output) == (1, True)
+    assert openai_server.request_count == 4
+
+
+def test_a_thread_the_checkpointer_no_longer_holds_is_a_clear_error(tape, openai_server):
+    script_three_steps(openai_server)
+    trace_id, _ = record(tape, agent(openai_server.chat_model(), checkpointer=InMemorySaver()))
+    fresh = agent(openai_server.chat_model(), checkpointer=InMemorySaver())  # a new process
+
+    with pytest.raises(CheckpointNotFoundError) as caught:
+        tape.replay(trace_id, app=fresh, from_step=3)
+
+    message = str(caught.value)
+    assert "'support-42'" in message and "InMemorySaver" in message and trace_id in message
+    assert openai_server.request_count == 3
+    # Without from_step the same trace still replays from its recorded input.
+    assert tape.replay(trace_id, app=fresh).from_tape == 6
+
+
+def test_from_step_needs_a_checkpointed_run_and_graph(tape, openai_server):
+    script_three_steps(openai_server)
+    trace_id, _ = record(tape, agent(openai_server.chat_model()), config={})
+
+    with pytest.raises(NotReplayableError, match="no LangGraph thread id"):
+        tape.replay(trace_id, app=agent(openai_server.chat_model()), from_step=1)
+    script_three_steps(openai_server)
+    threaded, _ = record(tape, agent(openai_server.chat_model(), checkpointer=InMemorySaver()))
+    with pytest.raises(NotReplayableError, match="checkpointer"):
+        tape.replay(threaded, app=agent(openai_server.chat_model()), from_step=1)
+    with pytest.raises(ValueError, match="step number"):
+        tape.replay(threaded, app=agent(openai_server.chat_model()), from_step=-1)
+
+
+def test_an_async_graph_resumes_at_a_step(tape, openai_server):
+    script_three_steps(openai_server)
+    app = agent(openai_server.chat_model(), aio=True, checkpointer=InMemorySaver())
+    config = {**THREAD, "callbacks": [tape.langchain()]}
+    recorded = asyncio.run(app.ainvoke(QUESTION, config=config))
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+
+    replay = asyncio.run(tape.areplay(trace_id, app=app, from_step=2))
+
+    assert shape(replay.output) == shape(recorded)
+    assert (replay.from_tape, replay.ran_live) == (5, 0)
+    assert openai_server.request_count == 3
