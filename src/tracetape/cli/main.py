@@ -14,6 +14,7 @@ Example:
     $ tracetape diff run-1f0c... run-9ab2...
     $ tracetape env export run-1f0c... --out requirements.txt
     $ tracetape lineage 00f067aa0ba902b7 --format openlineage
+    $ tracetape replay 4bf92f35 --app support.agent:graph --live llm
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import duckdb
 from rich.console import Console
 from rich.markup import escape
 
-from tracetape.cli import demo, diff, env, export, lineage, ls, prune, show, sql
+from tracetape.cli import demo, diff, env, export, lineage, ls, prune, replay, show, sql
 from tracetape.errors import TracetapeError
 from tracetape.settings import DEFAULT_PATH
 
@@ -47,6 +48,7 @@ _VERBS: dict[str, tuple[AddParser, Verb]] = {
     "diff": (diff.add_parser, diff.run),
     "env": (env.add_parser, env.run),
     "lineage": (lineage.add_parser, lineage.run),
+    "replay": (replay.add_parser, replay.run),
 }
 
 
