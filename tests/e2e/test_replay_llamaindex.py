@@ -14,7 +14,7 @@ from llama_index.core.tools import FunctionTool
 
 from tests.fakes import llamaindex as fakes
 from tracetape.capture.llamaindex import LlamaIndexRecorder
-from tracetape.replay import Replay, ReplayDivergence
+from tracetape.replay import NotReplayableError, Replay, ReplayDivergence
 
 QUESTION = "How long do cats sleep?"
 TERSE = PromptTemplate("Answer tersely.\n{context_str}\nQ: {query_str}\nA: ")
@@ -254,6 +254,23 @@ def test_a_chat_engine_replays(tape, index, embed, recording):
     assert replay.output.response == recorded.response
     assert sources(replay.output) == sources(recorded)
     assert [m.content for m in fresh.chat_history] == [QUESTION, recorded.response]
+
+
+def test_a_streamed_context_chat_is_refused_rather_than_run_live(tape, index, embed, recording):
+    # A context chat engine's stream_chat makes its model call in a thread of its own as
+    # the answer is read: the call records as a trace apart and replay cannot answer it.
+    llm = fakes.CountingLLM()
+    engine = index.as_chat_engine(chat_mode="context", llm=llm, memory=memory())
+    assert "".join(engine.stream_chat(QUESTION).response_gen)
+    tape.flush()
+    trace_id = tape.sql(
+        "select trace_id from spans where name = 'ContextChatEngine.stream_chat'"
+    ).trace_id[0]
+
+    fresh = index.as_chat_engine(chat_mode="context", llm=llm, memory=memory())
+    with pytest.raises(NotReplayableError, match="streamed chat"):
+        tape.replay(trace_id, app=fresh)
+    assert llm.calls == 1
 
 
 SIDE_EFFECTS: list[str] = []

@@ -23,7 +23,7 @@ from tracetape.replay.llamaindex.player import LlamaIndexPlayer
 from tracetape.replay.player import OnDivergence
 from tracetape.replay.recording import NotReplayableError, Recording, read
 from tracetape.replay.result import Replay, ReplayDivergence
-from tracetape.spans import semconv
+from tracetape.spans import kinds, semconv
 from tracetape.spans.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _ASYNC_TWINS = {"query": "aquery", "chat": "achat", "stream_chat": "astream_chat"}
 _SYNC_TWINS = {a: s for s, a in _ASYNC_TWINS.items()}
+_STREAMED_CHATS = frozenset({"stream_chat", "astream_chat"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,13 @@ def _entry(source: Source, recording: Recording) -> Entry:
             "chat engine or agent"
         )
     method = str(rows[0]["name"]).rsplit(".", 1)[-1]
+    if method in _STREAMED_CHATS and not any(c.kind == kinds.LLM for c in recording.calls):
+        # A context chat engine's stream_chat makes its model call in a thread of its
+        # own as the answer is read: it records as a trace apart, and would run live.
+        raise NotReplayableError(
+            f"trace {recording.trace_id} is a streamed chat whose model call was recorded "
+            "as a trace of its own; record the chat with chat() to replay it"
+        )
     return Entry(method, payloads.arguments(recording.root_input))
 
 
