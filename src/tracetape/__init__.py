@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracetape.capture.manual import span
 from tracetape.errors import (
+    DiffError,
     FlushError,
     IntegrationMissingError,
     NotFoundError,
@@ -30,14 +32,29 @@ from tracetape.errors import (
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
+    from tracetape.diff.result import Diff
     from tracetape.inspect.span import SpanNode
     from tracetape.inspect.trace import Trace
+    from tracetape.lineage.result import Lineage
+    from tracetape.replay.recording import NotReplayableError
+    from tracetape.replay.result import Replay, ReplayDivergence, Rerun
+    from tracetape.runs.run import Run
+    from tracetape.store.artifacts import Artifact
     from tracetape.tape import Tape
 
 __all__ = [
+    "Artifact",
+    "Diff",
+    "DiffError",
     "FlushError",
     "IntegrationMissingError",
+    "Lineage",
     "NotFoundError",
+    "NotReplayableError",
+    "Replay",
+    "ReplayDivergence",
+    "Rerun",
+    "Run",
     "SchemaVersionError",
     "SpanNode",
     "Tape",
@@ -129,17 +146,24 @@ def uninstrument() -> None:
     _instrumented.clear()
 
 
+# Loaded on first use, so `import tracetape` stays cheap (no DuckDB, pandas or framework).
+_LAZY: dict[str, str] = {
+    "Artifact": "tracetape.store.artifacts",
+    "Diff": "tracetape.diff.result",
+    "Lineage": "tracetape.lineage.result",
+    "NotReplayableError": "tracetape.replay.recording",
+    "Replay": "tracetape.replay.result",
+    "ReplayDivergence": "tracetape.replay.result",
+    "Rerun": "tracetape.replay.result",
+    "Run": "tracetape.runs.run",
+    "SpanNode": "tracetape.inspect.span",
+    "Tape": "tracetape.tape",
+    "Trace": "tracetape.inspect.trace",
+}
+
+
 def __getattr__(name: str) -> Any:
-    if name == "Tape":
-        from tracetape.tape import Tape
-
-        return Tape
-    if name == "Trace":
-        from tracetape.inspect.trace import Trace
-
-        return Trace
-    if name == "SpanNode":
-        from tracetape.inspect.span import SpanNode
-
-        return SpanNode
-    raise AttributeError(f"module 'tracetape' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tracetape' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -9,12 +9,16 @@ TracetapeError
  │    └── FlushError            recorded spans could not be made durable
  ├── NotFoundError              an id that is not on the tape
  ├── DiffError                  two ids that cannot be diffed (a trace and a run)
- └── IntegrationMissingError    an extra (langchain, llamaindex, otlp) is not installed
+ ├── IntegrationMissingError    an extra (langchain, llamaindex, otlp, lineage) is not installed
+ │   defined in tracetape.replay, where they carry what replay found:
+ ├── ReplayDivergence           the re-run asked what the recording did not (.divergence, .replay)
+ └── NotReplayableError         a trace or span replay cannot use (a payload not kept whole)
+      └── CheckpointNotFoundError   from_step: the checkpointer no longer holds the thread
 ```
 
 Errors raised *inside* recording never reach user code (see `tracetape._safety`); these
 are raised by the explicit calls a user makes: `open`, `flush`, `trace`, `span`, `sql`,
-`score`, `delete`, `export`.
+`score`, `delete`, `export`, `replay`, `rerun`, `diff`, `lineage`.
 """
 
 from __future__ import annotations

@@ -10,9 +10,18 @@ import tracetape
 
 def test_all_is_frozen_and_sorted():
     assert tracetape.__all__ == [
+        "Artifact",
+        "Diff",
+        "DiffError",
         "FlushError",
         "IntegrationMissingError",
+        "Lineage",
         "NotFoundError",
+        "NotReplayableError",
+        "Replay",
+        "ReplayDivergence",
+        "Rerun",
+        "Run",
         "SchemaVersionError",
         "SpanNode",
         "Tape",
