@@ -84,7 +84,9 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
             attrs.update(
                 attempt(
                     "prompt.start",
-                    lambda: prompt_capture.start_attributes(serialized, inputs, self.recorder),
+                    lambda: prompt_capture.start_attributes(
+                        serialized, inputs, self.recorder, self.codec
+                    ),
                     {},
                 )
             )
@@ -127,7 +129,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
 
         def attrs(run: Run) -> dict[str, Any]:
             if run.kind == kinds.PROMPT:
-                return prompt_capture.end_attributes(outputs, self.recorder)
+                return prompt_capture.end_attributes(outputs, self.recorder, self.codec)
             out: dict[str, Any] = {}
             if self.recorder.settings.capture_content:
                 self.recorder.display_json(semconv.OUTPUT, io_json(outputs, self.codec), out)

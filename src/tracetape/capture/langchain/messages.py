@@ -64,16 +64,22 @@ class MessageCodec:
         key = id(message)
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and hit[0] is message and finish_reason is None:
-                return hit[1]
-        display = dumps(semconv_message(message, self.capture_content, finish_reason))
-        encoded = EncodedMessage(display=display, payload=self._payload(message, display))
-        if finish_reason is None:
+        if hit is not None and hit[0] is message:
+            encoded = hit[1]
+        else:
+            display = dumps(semconv_message(message, self.capture_content))
+            encoded = EncodedMessage(display=display, payload=self._payload(message, display))
             with self._lock:
                 self._cache[key] = (message, encoded)
                 if len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
-        return encoded
+        if not finish_reason:
+            return encoded
+        # A response's finish reason is the last key of its display (see
+        # `semconv_message`); the message itself, as the history, is cached without it.
+        # The payload (LangChain's form) does not carry it.
+        display = encoded.display[:-1] + ',"finish_reason":' + dumps(finish_reason) + "}"
+        return EncodedMessage(display=display, payload=encoded.payload)
 
     def _payload(self, message: BaseMessage, display: str) -> str:
         """LangChain's serialised form; content-free (the display) when content is off."""
@@ -207,6 +213,11 @@ def semconv_message(
     if finish_reason:
         out["finish_reason"] = finish_reason
     return out
+
+
+def messages_json(codec: MessageCodec, messages: Sequence[BaseMessage]) -> str:
+    """A JSON array of the messages in the semconv shape (each encoded once, cached)."""
+    return "[" + ",".join(codec.encode(m).display for m in messages) + "]"
 
 
 def encode_history(

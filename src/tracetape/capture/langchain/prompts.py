@@ -33,7 +33,7 @@ from langchain_core.prompts import (
 )
 from langchain_core.prompts.image import ImagePromptTemplate
 
-from tracetape.capture.langchain.messages import semconv_message
+from tracetape.capture.langchain.messages import MessageCodec, messages_json
 from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
@@ -248,13 +248,25 @@ def example_count(parts: Sequence[Part]) -> int:
     return sum(len(p["examples"]) for p in parts if isinstance(p.get("examples"), list))
 
 
-def _value_json(value: Any) -> Any:
-    """A variable's value as JSON; messages in the semconv message shape."""
+def _value_json(value: Any, codec: MessageCodec) -> str:
+    """A variable's value as JSON text; messages in the semconv message shape, each
+    message's text taken from the codec (encoded once per message object)."""
     if isinstance(value, BaseMessage):
-        return semconv_message(value, True)
+        return codec.encode(value).display
     if isinstance(value, list | tuple) and any(isinstance(v, BaseMessage) for v in value):  # pyright: ignore[reportUnknownVariableType]
-        return [_value_json(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
-    return to_jsonable(value)
+        return "[" + ",".join(_value_json(v, codec) for v in value) + "]"  # pyright: ignore[reportUnknownVariableType]
+    return dumps(to_jsonable(value))
+
+
+def _values_json(inputs: Any, codec: MessageCodec) -> str:
+    """The variables' values as one JSON text (an object when ``inputs`` is a mapping)."""
+    if not isinstance(inputs, Mapping):
+        return _value_json(inputs, codec)
+    parts = [
+        dumps(str(k)) + ":" + _value_json(v, codec)
+        for k, v in inputs.items()  # pyright: ignore[reportUnknownVariableType]
+    ]
+    return "{" + ",".join(parts) + "}"
 
 
 def _visible_prompt(serialized: Mapping[str, Any] | None) -> BasePromptTemplate[Any] | None:
@@ -268,7 +280,7 @@ def _visible_prompt(serialized: Mapping[str, Any] | None) -> BasePromptTemplate[
 
 
 def start_attributes(
-    serialized: Mapping[str, Any] | None, inputs: Any, recorder: Recorder
+    serialized: Mapping[str, Any] | None, inputs: Any, recorder: Recorder, codec: MessageCodec
 ) -> dict[str, Any]:
     """Template parts, format, class, variables and their values, version hash."""
     attrs: dict[str, Any] = {}
@@ -302,18 +314,13 @@ def start_attributes(
         attrs[semconv.PROMPT_EXAMPLE_COUNT] = count
     recorder.display(semconv.PROMPT_TEMPLATE, to_jsonable(parts), attrs)
     if recorder.settings.capture_content:
-        values = (
-            {str(k): _value_json(v) for k, v in inputs.items()}  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(inputs, Mapping)
-            else _value_json(inputs)
-        )
-        text = dumps(values)
+        text = _values_json(inputs, codec)
         recorder.display_json(semconv.PROMPT_VALUES, text, attrs)
         recorder.display_json(semconv.INPUT, text, attrs)
     return attrs
 
 
-def end_attributes(output: Any, recorder: Recorder) -> dict[str, Any]:
+def end_attributes(output: Any, recorder: Recorder, codec: MessageCodec) -> dict[str, Any]:
     """The rendered prompt: messages for chat prompts, text for string prompts."""
     attrs: dict[str, Any] = {}
     if not recorder.settings.capture_content:
@@ -322,11 +329,11 @@ def end_attributes(output: Any, recorder: Recorder) -> dict[str, Any]:
     if callable(to_messages) and hasattr(output, "messages"):
         messages: Any = to_messages()
         rendered = [
-            semconv_message(m, True)
+            m
             for m in (messages if isinstance(messages, list) else [])  # pyright: ignore[reportUnknownVariableType]
             if isinstance(m, BaseMessage)
         ]
-        recorder.display(semconv.OUTPUT, rendered, attrs)
+        recorder.display_json(semconv.OUTPUT, messages_json(codec, rendered), attrs)
         return attrs
     text = getattr(output, "text", None)
     rendered_text = to_jsonable(text if isinstance(text, str) else output)
