@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from llama_index.core import PromptTemplate
 from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.tools import FunctionTool
 
 from tests.fakes import llamaindex as fakes
 from tracetape.capture.llamaindex import LlamaIndexRecorder
-from tracetape.replay import NotReplayableError, Replay, ReplayDivergence
+from tracetape.replay import Replay, ReplayDivergence
 
 QUESTION = "How long do cats sleep?"
 TERSE = PromptTemplate("Answer tersely.\n{context_str}\nQ: {query_str}\nA: ")
@@ -256,21 +257,19 @@ def test_a_chat_engine_replays(tape, index, embed, recording):
     assert [m.content for m in fresh.chat_history] == [QUESTION, recorded.response]
 
 
-def test_a_streamed_context_chat_is_refused_rather_than_run_live(tape, index, embed, recording):
-    # A context chat engine's stream_chat makes its model call in a thread of its own as
-    # the answer is read: the call records as a trace apart and replay cannot answer it.
+def test_a_streamed_simple_chat_replays(tape, recording):
     llm = fakes.CountingLLM()
-    engine = index.as_chat_engine(chat_mode="context", llm=llm, memory=memory())
-    assert "".join(engine.stream_chat(QUESTION).response_gen)
+    engine = SimpleChatEngine.from_defaults(llm=llm, memory=memory())
+    text = "".join(engine.stream_chat(QUESTION).response_gen)
     tape.flush()
-    trace_id = tape.sql(
-        "select trace_id from spans where name = 'ContextChatEngine.stream_chat'"
-    ).trace_id[0]
+    trace_id = str(tape.traces().trace_id[0])
 
-    fresh = index.as_chat_engine(chat_mode="context", llm=llm, memory=memory())
-    with pytest.raises(NotReplayableError, match="streamed chat"):
-        tape.replay(trace_id, app=fresh)
+    fresh = SimpleChatEngine.from_defaults(llm=llm, memory=memory())
+    replay = tape.replay(trace_id, app=fresh)
+
+    assert "".join(replay.output.response_gen) == text
     assert llm.calls == 1
+    assert [m.content for m in fresh.chat_history] == [QUESTION, text.strip()]
 
 
 SIDE_EFFECTS: list[str] = []

@@ -172,11 +172,6 @@ def test_a_structured_output_call_is_sent_again(tape, openai_server):
     assert result.n_same == 1 and result.recorded.content == '{"total": 3}'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="capture records a pydantic response_format as its plain JSON schema, not as "
-    "the strict schema the OpenAI SDK sends (type_to_response_format_param)",
-)
 def test_a_structured_output_response_format_is_sent_byte_for_byte(tape, openai_server):
     openai_server.script(Reply(content='{"total": 3}'), Reply(content='{"total": 3}'))
     structured = openai_server.chat_model().with_structured_output(Sum, method="json_schema")

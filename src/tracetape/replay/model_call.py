@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tracetape.capture.langchain.llm import MODEL_CONFIG
 from tracetape.errors import NotFoundError
 from tracetape.replay import _compat, requests
 from tracetape.replay.recording import (
@@ -35,7 +34,7 @@ from tracetape.spans.encode import to_jsonable
 # be rebuilt to tell its own params from the call's: the arguments every provider names
 # alike.
 _PORTABLE = ("tool_choice", "parallel_tool_calls", "response_format", "stop")
-_KEPT_WHOLE = (semconv.INVOCATION_PARAMS, semconv.TOOL_DEFINITIONS, MODEL_CONFIG)
+_KEPT_WHOLE = (semconv.INVOCATION_PARAMS, semconv.TOOL_DEFINITIONS, semconv.MODEL_CONFIG)
 _PLACEHOLDER = "tracetape-placeholder-never-sent"
 
 
@@ -100,7 +99,7 @@ def read_call(query: Query, span_id: str) -> ModelCall:
         raise NotReplayableError(f"payload {missing[0][:12]}… is missing from the tape")
     params = json_value(attrs.get(semconv.INVOCATION_PARAMS)) or {}
     tools = json_value(attrs.get(semconv.TOOL_DEFINITIONS))
-    config = json_value(attrs.get(MODEL_CONFIG))
+    config = json_value(attrs.get(semconv.MODEL_CONFIG))
     return ModelCall(
         span_id=span_id,
         trace_id=str(row["trace_id"]),

@@ -9,7 +9,7 @@ a trace of its own whose model span carries ``tracetape.rerun_of``: the span re-
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from tracetape.errors import NotFoundError
 from tracetape.replay import _compat, model_call, requests
@@ -17,9 +17,7 @@ from tracetape.replay.mark import RootMark
 from tracetape.replay.model_call import ModelCall
 from tracetape.replay.result import Rerun
 from tracetape.replay.session import Source
-
-RERUN_OF: Final = "tracetape.rerun_of"
-"""Span id of the recorded model call a re-run sent again. TODO(lead): to semconv."""
+from tracetape.spans import semconv
 
 
 def _read(source: Source, span_id: str) -> ModelCall:
@@ -101,7 +99,7 @@ def rerun(
     trace_ids: list[str | None] = []
     try:
         for _ in range(n):
-            mark = RootMark({RERUN_OF: call.span_id})
+            mark = RootMark({semconv.RERUN_OF: call.span_id})
             outputs.append(_send(target, call, kwargs, {"callbacks": [source.handler, mark]}))
             trace_ids.append(mark.trace_id)
     finally:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from tracetape.replay.llamaindex import calls, payloads
 from tracetape.replay.llamaindex._compat import ModelCall
+from tracetape.replay.llamaindex.session import refuse_unrecorded_stream
+from tracetape.replay.recording import NotReplayableError, RecordedCall, Recording
 from tracetape.spans.encode import dumps, to_jsonable
 
 
@@ -90,3 +94,13 @@ def test_a_tool_output_revives_with_its_recorded_error():
     assert (revived.tool_name, revived.content, revived.is_error) == ("add", "Error: boom", True)
     assert isinstance(revived.exception, ValueError) and str(revived.exception) == "boom"
     assert revived.raw_input == {"kwargs": {"a": 1}}
+
+
+def test_a_streamed_chat_without_its_model_call_is_refused():
+    now = dt.datetime.now(dt.UTC)
+    llm = RecordedCall("s1", "llm", "LLM.stream_chat", 0, now, now, {}, ("a",), ("b",))
+    without = Recording("t" * 32, "r", {}, None, calls=[])
+    with pytest.raises(NotReplayableError, match="streamed chat"):
+        refuse_unrecorded_stream("stream_chat", without)
+    refuse_unrecorded_stream("chat", without)  # a plain chat's trace holds its call
+    refuse_unrecorded_stream("stream_chat", Recording("t" * 32, "r", {}, None, calls=[llm]))

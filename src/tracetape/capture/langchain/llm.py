@@ -11,7 +11,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
@@ -47,10 +47,6 @@ _PROVIDER_BY_CLASS = {
     "ChatOllama": "ollama",
     "ChatCohere": "cohere",
 }
-MODEL_CONFIG: Final = "tracetape.model.config"
-"""JSON: the model's constructor as LangChain serialises it (``dumpd``: class path and
-the kwargs it was built with, secrets only as names of environment variables), so that
-``tape.rerun`` can rebuild it. TODO(lead): move to ``spans/semconv.py``."""
 # Ids LangChain gives messages itself; they are not the provider's response id.
 _LANGCHAIN_ID_PREFIXES = ("lc_", "run-")
 
@@ -67,14 +63,13 @@ def _number(value: Any) -> int | float | None:
 
 
 def _response_format(value: Any) -> Any:
-    """A response_format as sent on the wire: a pydantic class becomes its JSON schema."""
-    schema_of = getattr(value, "model_json_schema", None)
-    if isinstance(value, type) and callable(schema_of):
-        return {
-            "type": "json_schema",
-            "json_schema": {"name": value.__name__, "schema": schema_of()},
-        }
-    return value
+    """A response_format as sent on the wire: ChatOpenAI hands a pydantic class to the
+    ``openai`` SDK, which sends its strict JSON schema (see `wire_response_format`)."""
+    if not isinstance(value, type):
+        return value
+    from tracetape.capture.openai.request import wire_response_format  # only for a class
+
+    return wire_response_format(value)
 
 
 def _tool_definitions(tools: Sequence[Any]) -> list[Any]:
@@ -166,7 +161,7 @@ def request_attributes(
     recorder.display(semconv.INVOCATION_PARAMS, to_jsonable(clean), attrs)
     if serialized and serialized.get("type") == "constructor":  # not "not_implemented"
         text = json.dumps(serialized, separators=(",", ":"), default=repr)
-        recorder.display_json(MODEL_CONFIG, _redacted_config(text), attrs)
+        recorder.display_json(semconv.MODEL_CONFIG, _redacted_config(text), attrs)
     tools = params.get("tools") or params.get("functions")
     if isinstance(tools, list | tuple) and tools:
         recorder.display_json(semconv.TOOL_DEFINITIONS, _tool_definitions_json(tools), attrs)

@@ -22,6 +22,9 @@ RAW_RESPONSE_HEADER: Final = "X-Stainless-Raw-Response"
 """The header ``with_raw_response`` ("true") and ``with_streaming_response`` ("stream")
 add to ``extra_headers``; with it, ``create`` returns a response object, not a model."""
 _AZURE_CLIENTS: Final = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
+PARSING_MODULE: Final = "openai.lib._parsing"
+"""Where the SDK's ``type_to_response_format_param`` lives: what ``parse()`` (and
+LangChain's ChatOpenAI for a pydantic ``response_format``) sends for a class."""
 
 ResponseMode = Literal["parsed", "raw", "streamed_raw"]
 
@@ -84,3 +87,16 @@ def parse_raw(response: object) -> object | None:
     user's own ``parse()`` gets the same object without a second read)."""
     parse = getattr(response, "parse", None)
     return parse() if callable(parse) else None
+
+
+def strict_response_format(cls: type) -> Any | None:
+    """The ``response_format`` the SDK sends for a pydantic class or dataclass (its strict
+    JSON schema, ``"strict": true``); None without ``openai`` or for a class it refuses."""
+    try:
+        convert = importlib.import_module(PARSING_MODULE).type_to_response_format_param
+    except (ImportError, AttributeError):
+        return None
+    try:
+        return convert(cls)
+    except (TypeError, ValueError):  # not a class the SDK takes, or a schema it cannot make strict
+        return None

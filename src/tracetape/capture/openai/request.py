@@ -43,11 +43,17 @@ def _number(value: Any) -> int | float | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _response_format(value: Any) -> Any:
-    """A response_format as sent on the wire: a pydantic class (``parse``) becomes its
-    JSON schema."""
+def wire_response_format(value: Any) -> Any:
+    """A ``response_format`` as sent on the wire: a class (``parse``) becomes the strict
+    JSON schema the SDK sends for it; without ``openai``, a pydantic class becomes its
+    plain JSON schema; anything else is already what is sent."""
+    if not isinstance(value, type):
+        return value
+    strict = _compat.strict_response_format(value)
+    if strict is not None:
+        return strict
     schema_of = getattr(value, "model_json_schema", None)
-    if isinstance(value, type) and callable(schema_of):
+    if callable(schema_of):
         return {
             "type": "json_schema",
             "json_schema": {"name": value.__name__, "schema": schema_of()},
@@ -90,12 +96,12 @@ def param_attributes(kwargs: Mapping[str, Any], recorder: Recorder) -> dict[str,
         attrs[semconv.STREAMED] = True
     clean = {k: v for k, v in kwargs.items() if k not in _NOT_PARAMS}
     if "response_format" in clean:
-        clean["response_format"] = _response_format(clean["response_format"])
+        clean["response_format"] = wire_response_format(clean["response_format"])
     recorder.display(semconv.INVOCATION_PARAMS, to_jsonable(clean), attrs)
     tools = kwargs.get("tools") or kwargs.get("functions")
     if isinstance(tools, Sequence) and tools:
         recorder.display(semconv.TOOL_DEFINITIONS, to_jsonable(tools), attrs)
-    response_format = _response_format(kwargs.get("response_format"))
+    response_format = wire_response_format(kwargs.get("response_format"))
     if response_format:
         recorder.display(semconv.RESPONSE_FORMAT, to_jsonable(response_format), attrs)
         kind = response_format.get("type") if isinstance(response_format, Mapping) else None
@@ -132,7 +138,7 @@ def message_attributes(
     attrs[semconv.REPLAY_INPUT] = dumps(hashes)
     request = {k: v for k, v in kwargs.items() if k != "messages" and k not in _NOT_PARAMS}
     if "response_format" in request:
-        request["response_format"] = _response_format(request["response_format"])
+        request["response_format"] = wire_response_format(request["response_format"])
     for key in ("tools", "functions"):
         if kwargs.get(key):
             request[key] = kwargs[key]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from collections.abc import AsyncGenerator, Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,14 +54,23 @@ def _entry(source: Source, recording: Recording) -> Entry:
             "chat engine or agent"
         )
     method = str(rows[0]["name"]).rsplit(".", 1)[-1]
+    refuse_unrecorded_stream(method, recording)
+    return Entry(method, payloads.arguments(recording.root_input))
+
+
+def refuse_unrecorded_stream(method: str, recording: Recording) -> None:
+    """Refuse a streamed chat whose model call is not in its trace.
+
+    A chat engine's ``stream_chat`` hands the answer to a writer thread of its own;
+    when that thread makes the model call (a context chat engine does, as it reads the
+    answer) after the chat's span ended, the call records as a trace apart, and a
+    replay could not answer it: it would run live.
+    """
     if method in _STREAMED_CHATS and not any(c.kind == kinds.LLM for c in recording.calls):
-        # A context chat engine's stream_chat makes its model call in a thread of its
-        # own as the answer is read: it records as a trace apart, and would run live.
         raise NotReplayableError(
             f"trace {recording.trace_id} is a streamed chat whose model call was recorded "
             "as a trace of its own; record the chat with chat() to replay it"
         )
-    return Entry(method, payloads.arguments(recording.root_input))
 
 
 def _read(source: Source, trace_id: str) -> Recording:
@@ -159,12 +169,16 @@ def _finish(
 
 def _read_out(output: Any) -> Any:
     """A streamed query answer read to its end inside the replay (its model call is
-    made as it is read), then handed back as a stream of that one text."""
+    made as it is read), then handed back as a stream of that one text; a streamed
+    chat's writer waited for."""
     from llama_index.core.base.response.schema import StreamingResponse
 
     if isinstance(output, StreamingResponse):
         text = output.get_response().response or ""
         output.response_gen = (t for t in (text,))
+    writer = getattr(output, "write_response_to_history_thread", None)
+    if isinstance(writer, threading.Thread):
+        writer.join()  # a streamed chat's model call is made (answered) in its writer
     return output
 
 
@@ -179,6 +193,9 @@ async def _aread_out(output: Any) -> Any:
             yield text
 
         output.response_gen = tokens()
+    writer = getattr(output, "awrite_response_to_history_task", None)
+    if isinstance(writer, asyncio.Task):
+        await writer  # a streamed chat's model call is made (answered) in its writer
     return output
 
 
