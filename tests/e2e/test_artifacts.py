@@ -187,11 +187,11 @@ def test_the_artifact_views_columns(tape: Tape) -> None:
         run.log_artifact({"k": 4}, kind="config", name="retriever")
 
     assert tape.sql("SELECT * FROM artifacts").columns.tolist() == [
-        "artifact_id", "kind", "name", "uri", "size", "metadata", "created_at",
+        "artifact_id", "kind", "name", "uri", "size", "metadata", "created_at", "source",
     ]  # fmt: skip
     assert tape.sql("SELECT * FROM artifact_links").columns.tolist() == [
         "link_id", "artifact_id", "run_id", "trace_id", "span_id", "role", "name", "uri",
-        "created_at",
+        "created_at", "source",
     ]  # fmt: skip
     row = tape.artifacts().iloc[0]
     assert (row.kind, row["name"], row["size"]) == ("config", "retriever", len(b'{"k":4}'))

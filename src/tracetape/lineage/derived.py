@@ -6,10 +6,12 @@ recorded for lineage, so it costs the recording path nothing).
   ``sha256:...``), its name the prompt span's name (the template class, or the run name
   the user gave it).
 * A **model artifact** is a model as far as the recording can tell versions apart: its
-  id is ``sha256:`` of the canonical JSON of the provider, requested model, responded
-  model, system fingerprint and model class an llm span carries (`model_identity`), so
-  a provider that silently moves ``gpt-4o`` to a new snapshot (a new responded model or
-  fingerprint) is a new model artifact.
+  id is ``sha256:`` of the provider, requested model, responded model, system
+  fingerprint and model class an llm span carries (`model_identity`), so a provider
+  that silently moves ``gpt-4o`` to a new snapshot (a new responded model or
+  fingerprint) is a new model artifact. The id is defined once, for SQL and Python
+  alike, in `tracetape.store.schema.derived_artifacts`: the ``artifacts`` and
+  ``artifact_links`` views list the same prompt and model artifacts.
 * **Retrieved documents** are read from the retriever span's displayed documents, or,
   when those were cut to the display limit, from the whole payload kept for replay
   (LangChain's ``dumpd`` form or LlamaIndex's ``to_dict``); their text is hashed like a
@@ -18,23 +20,16 @@ recorded for lineage, so it costs the recording path nothing).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tracetape.spans import semconv
-from tracetape.store.artifact_hash import canonical_json, member_hash
-
-MODEL_KEYS: tuple[tuple[str, str], ...] = (
-    ("provider", semconv.PROVIDER_NAME),
-    ("request_model", semconv.REQUEST_MODEL),
-    ("response_model", semconv.RESPONSE_MODEL),
-    ("system_fingerprint", semconv.MODEL_SYSTEM_FINGERPRINT),
-    ("model_class", semconv.MODEL_CLASS),
-)
-"""The version signals that make a model artifact, by their name in its identity."""
+from tracetape.store.artifact_hash import member_hash
+from tracetape.store.schema.derived_artifacts import model_artifact_id as model_artifact_id
+from tracetape.store.schema.derived_artifacts import model_identity as model_identity
+from tracetape.store.schema.derived_artifacts import model_name as model_name
 
 PARAM_PREFIX = "gen_ai.request."
 
@@ -52,34 +47,6 @@ class Document:
 def truncated(value: Any) -> bool:
     """True for an attribute value cut to the display limit (`spans.encode.limit_json`)."""
     return isinstance(value, Mapping) and bool(value.get("tracetape.truncated"))  # pyright: ignore[reportUnknownMemberType]
-
-
-def model_identity(attrs: Mapping[str, Any]) -> dict[str, str] | None:
-    """The version signals of an llm span as a dict (only those recorded); None if none."""
-    found = {name: str(attrs[key]) for name, key in MODEL_KEYS if attrs.get(key) not in (None, "")}
-    return found or None
-
-
-def model_artifact_id(identity: Mapping[str, str]) -> str:
-    """``sha256:`` of the canonical JSON of a model identity.
-
-    Example:
-        >>> model_artifact_id({"provider": "openai", "request_model": "gpt-4o"})[:7]
-        'sha256:'
-    """
-    return "sha256:" + hashlib.sha256(canonical_json(dict(identity))).hexdigest()
-
-
-def model_name(identity: Mapping[str, str]) -> str:
-    """What a model artifact is called: the responded model, else the requested one,
-    else its class (``provider/model`` when the provider is known)."""
-    model = (
-        identity.get("response_model")
-        or identity.get("request_model")
-        or identity.get("model_class", "model").rsplit(".", 1)[-1]
-    )
-    provider = identity.get("provider")
-    return f"{provider}/{model}" if provider else model
 
 
 def request_params(attrs: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tracetape.lineage import derived, trace_edges
+from tracetape.lineage import trace_edges
 from tracetape.lineage.graph import Graph, Node
 from tracetape.lineage.ids import NodeKind, classify
 from tracetape.lineage.source import Source
@@ -170,14 +170,9 @@ class Expander:
         }
         unknown = [a for a in artifact_ids if a not in known]
         traces: set[str] = set()
-        prompts = [a for a in artifact_ids if known.get(a) == "prompt"] + unknown
-        if prompts:
-            traces.update(self.source.prompt_traces(prompts))
-        if unknown or "model" in known.values():
-            for call in self.source.model_calls():
-                identity = derived.model_identity(call)
-                if identity is not None and derived.model_artifact_id(identity) in wanted:
-                    traces.add(call["trace_id"])
+        used = [a for a in artifact_ids if known.get(a) in ("prompt", "model")] + unknown
+        if used:
+            traces.update(self.source.artifact_traces(used))
         datasets = [d for d in self.datasets() if d.artifact_id in wanted]
         if datasets:
             traces.update(self._retrieving_traces(datasets))

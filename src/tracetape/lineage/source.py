@@ -1,5 +1,10 @@
 """The queries lineage reads a tape with, over the public views only.
 
+Lineage draws the prompt and model artifacts a trace's spans used itself
+(`tracetape.lineage.trace_edges`, with the edge's details), so it reads the logged rows of
+``artifacts`` and ``artifact_links`` (``source = 'logged'``) and the derived links only to
+find the traces that used an artifact (`artifact_traces`).
+
 Every query is batched by a list of ids (``IN (SELECT unnest(?))``), so a walk costs a
 few queries per step however wide it is. `Source` wraps the reader's ``arrow`` callable
 (`tracetape.inspect.reader.TapeReader.arrow`); tests and the CLI use the same path.
@@ -42,7 +47,7 @@ class Source:
         found = self.rows(
             f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id IN (SELECT unnest(?)) AND "
             "(kind IN (SELECT unnest(?)) OR span_id IN (SELECT span_id FROM artifact_links "
-            "WHERE span_id IS NOT NULL)) ORDER BY start_time, span_id",
+            "WHERE source = 'logged' AND span_id IS NOT NULL)) ORDER BY start_time, span_id",
             [list(trace_ids), list(LINEAGE_KINDS)],
         )
         for row in found:
@@ -113,13 +118,14 @@ class Source:
         """Rows of the ``artifacts`` view (logged artifacts)."""
         return self.rows(
             "SELECT artifact_id, kind, name, uri, size, metadata::VARCHAR AS metadata, "
-            "created_at FROM artifacts WHERE artifact_id IN (SELECT unnest(?))",
+            "created_at FROM artifacts WHERE source = 'logged' "
+            "AND artifact_id IN (SELECT unnest(?))",
             [list(artifact_ids)],
         )
 
     def links(self, **by: Sequence[str]) -> list[dict[str, Any]]:
-        """Rows of ``artifact_links`` whose artifact_id, run_id, trace_id or span_id (the
-        keywords) is one of the ids given for it.
+        """Logged rows of ``artifact_links`` whose artifact_id, run_id, trace_id or
+        span_id (the keywords) is one of the ids given for it.
 
         Example:
             >>> source.links(trace_id=["4bf9..."], span_id=["00f0..."])
@@ -132,8 +138,9 @@ class Source:
             return []
         return self.rows(
             "SELECT link_id, artifact_id, run_id, trace_id, span_id, role, name "
-            "FROM artifact_links WHERE "
-            + " OR ".join(f"{c} IN (SELECT unnest(?))" for c in columns),
+            "FROM artifact_links WHERE source = 'logged' AND ("
+            + " OR ".join(f"{c} IN (SELECT unnest(?))" for c in columns)
+            + ")",
             [list(by[c]) for c in columns],
         )
 
@@ -155,25 +162,15 @@ class Source:
         )
         return {r["hash"]: json.loads(r["content"]) for r in found if r["content"] is not None}
 
-    def prompt_traces(self, prompt_hashes: Sequence[str]) -> list[str]:
-        """Traces with a prompt span of one of these template versions."""
+    def artifact_traces(self, artifact_ids: Sequence[str]) -> list[str]:
+        """Traces with a span that used one of these prompt or model artifacts (the
+        derived links of ``artifact_links``)."""
         found = self.rows(
-            "SELECT DISTINCT trace_id FROM spans WHERE kind = 'prompt' AND "
-            f"attributes->>'{semconv.PROMPT_HASH}' IN (SELECT unnest(?))",
-            [list(prompt_hashes)],
+            "SELECT DISTINCT trace_id FROM artifact_links WHERE source = 'derived' "
+            "AND artifact_id IN (SELECT unnest(?))",
+            [list(artifact_ids)],
         )
         return [r["trace_id"] for r in found]
-
-    def model_calls(self) -> list[dict[str, Any]]:
-        """trace id and the version signals of every llm span (to find a model's calls)."""
-        fields = ", ".join(
-            f"attributes->>'{key}' AS \"{key}\""
-            for key in (
-                semconv.PROVIDER_NAME, semconv.REQUEST_MODEL, semconv.RESPONSE_MODEL,
-                semconv.MODEL_SYSTEM_FINGERPRINT, semconv.MODEL_CLASS,
-            )
-        )  # fmt: skip
-        return self.rows(f"SELECT trace_id, {fields} FROM spans WHERE kind = 'llm'")
 
     def retrievals(self) -> list[dict[str, Any]]:
         """trace id and the document attributes of every retriever span (to find a

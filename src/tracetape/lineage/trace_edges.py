@@ -189,8 +189,8 @@ def _context_edges(
 def add_artifact_uses(graph: Graph, span: Mapping[str, Any]) -> None:
     """The prompt or model artifact a span used, as a node and an edge."""
     attrs: Mapping[str, Any] = span["attributes"]
-    if span["kind"] == "prompt" and isinstance(attrs.get(semconv.PROMPT_HASH), str):
-        prompt_id = str(attrs[semconv.PROMPT_HASH])
+    prompt_id = attrs.get(semconv.PROMPT_HASH)
+    if span["kind"] == "prompt" and isinstance(prompt_id, str) and prompt_id.startswith("sha256:"):
         name = str(attrs.get(semconv.LANGCHAIN_RUN_NAME) or span["name"])
         info = {
             k.removeprefix("tracetape.prompt."): attrs[k]

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tracetape.spans import semconv
+from tracetape.store.schema.derived_artifacts import with_derived_artifacts, with_derived_links
 from tracetape.store.schema.tables import SEGMENT_SCHEMAS, TABLES
 
 SPAN_COLUMNS = (
@@ -177,9 +178,12 @@ def view_ddl(
         "ON sc.trace_id = t.trace_id",
         f"CREATE OR REPLACE {temp}VIEW runs AS " + _RUNS_VIEW.format(runs_all=runs_all),
         f"CREATE OR REPLACE {temp}VIEW artifacts AS "
-        + _ARTIFACTS_VIEW.format(artifacts_all=artifacts_all),
-        f"CREATE OR REPLACE {temp}VIEW artifact_links AS SELECT link_id, artifact_id, run_id, "
-        f"trace_id, span_id, role, name, uri, created_at FROM ({links_all})",
+        + with_derived_artifacts(_ARTIFACTS_VIEW.format(artifacts_all=artifacts_all)),
+        f"CREATE OR REPLACE {temp}VIEW artifact_links AS "
+        + with_derived_links(
+            "SELECT link_id, artifact_id, run_id, "
+            f"trace_id, span_id, role, name, uri, created_at FROM ({links_all})"
+        ),
     ]
 
 
