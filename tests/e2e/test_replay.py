@@ -357,3 +357,106 @@ def test_a_structured_output_is_played_back(tape, openai_server):
     assert replay.output == recorded == Verdict(correct=True, reason="2 + 2 = 4")
     assert (replay.from_tape, replay.ran_live, replay.same_output) == (1, 0, True)
     assert openai_server.request_count == 1
+
+
+# -- recorded calls a re-run never made ---------------------------------------------------
+
+
+def test_a_counterfactual_lists_the_calls_it_no_longer_made_and_returns(tape, openai_server):
+    """With the model live the re-run may take another path: the recorded tool calls it
+    left out are divergences on the result, not an exception after the answer."""
+    trace_id, _ = record(tape, openai_server)
+    openai_server.script(
+        Reply(tool_calls=(ToolCall("add", {"a": 1, "b": 2}, "call_add"),)),
+        Reply(content="3"),
+    )
+    SIDE_EFFECTS.clear()
+
+    replay = tape.replay(trace_id, app=agent(openai_server.chat_model()), live=("llm",))
+
+    assert replay.output["messages"][-1].content == "3"
+    assert SIDE_EFFECTS == []  # add came from the tape; nothing unrecorded ran
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (1, 2, False)
+    (left_out,) = replay.divergences
+    shout_span = tape.sql(
+        "select span_id from spans where trace_id = ? and tool_name = 'shout'", [trace_id]
+    ).span_id[0]
+    assert (left_out.kind, left_out.name, left_out.span_id) == ("tool", "shout", shout_span)
+    assert left_out.reason == "the re-run ended without making 2 recorded tool call(s): shout, add"
+
+
+def test_an_async_counterfactual_lists_the_calls_it_no_longer_made(tape, openai_server):
+    script_three_steps(openai_server)
+    app = agent(openai_server.chat_model(), aio=True)
+    asyncio.run(app.ainvoke(QUESTION, config={"callbacks": [tape.langchain()]}))
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+    openai_server.script(Reply(content="I cannot add."))
+
+    replay = asyncio.run(tape.areplay(trace_id, app=app, live=("llm",)))
+
+    assert replay.output["messages"][-1].content == "I cannot add."
+    assert [d.kind for d in replay.divergences] == ["tool"]
+    assert "without making 3 recorded tool call(s): " in str(replay.divergences[0])
+
+
+def test_a_pinned_model_with_a_live_tool_still_stops_when_the_app_ends_early(tape, openai_server):
+    """Every model answer came from the tape: a path that ends early means the app changed,
+    whatever tool ran for real."""
+    trace_id, _ = record(tape, openai_server)
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "You are a careful calculator."), MessagesPlaceholder("messages")]
+    )
+    chain = prompt | openai_server.chat_model().bind_tools([add, shout])
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", lambda state: {"messages": [chain.invoke(state)]})
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    one_step = builder.compile(name="calculator")
+
+    with pytest.raises(ReplayDivergence) as caught:
+        tape.replay(trace_id, app=one_step, live=("shout",))
+
+    assert "without making" in caught.value.divergence.reason
+    assert caught.value.replay.output is not None
+    assert [d.kind for d in caught.value.replay.divergences] == ["llm", "tool"]
+    # With on_divergence="live" the same replay returns, the calls listed.
+    replay = tape.replay(trace_id, app=one_step, live=("shout",), on_divergence="live")
+    assert [d.kind for d in replay.divergences] == ["llm", "tool"]
+    assert openai_server.request_count == 3
+
+
+# -- the replay's trace is on the tape when replay returns ---------------------------------
+
+
+def test_a_replay_is_on_the_tape_when_it_returns(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+
+    replay = tape.replay(trace_id, app=agent(openai_server.chat_model()))
+
+    # no tape.flush(): replay flushed its own recording
+    assert replay.trace_id in set(tape.traces().trace_id)
+    row = tape.sql("select replay_of, n_llm from traces where trace_id = ?", [replay.trace_id])
+    assert row.to_dict("records") == [{"replay_of": trace_id, "n_llm": 3}]
+    assert tape.diff(trace_id, replay.trace_id).causes == []
+
+
+def test_a_replay_that_stopped_is_on_the_tape_when_it_raises(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+
+    with pytest.raises(ReplayDivergence) as caught:
+        tape.replay(trace_id, app=agent(openai_server.chat_model(), system="Be sloppy."))
+
+    assert caught.value.replay.trace_id in set(tape.traces().trace_id)
+
+
+def test_an_async_replay_is_on_the_tape_when_it_returns(tape, openai_server):
+    script_three_steps(openai_server)
+    app = agent(openai_server.chat_model(), aio=True)
+    asyncio.run(app.ainvoke(QUESTION, config={"callbacks": [tape.langchain()]}))
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+
+    replay = asyncio.run(tape.areplay(trace_id, app=app))
+
+    assert replay.trace_id in set(tape.traces().trace_id)

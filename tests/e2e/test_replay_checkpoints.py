@@ -140,3 +140,25 @@ def test_an_async_graph_resumes_at_a_step(tape, openai_server):
     assert shape(replay.output) == shape(recorded)
     assert (replay.from_tape, replay.ran_live) == (5, 0)
     assert openai_server.request_count == 3
+
+
+def test_from_step_is_refused_for_a_llamaindex_app(tape):
+    """LlamaIndex keeps no LangGraph checkpoints: from_step says so before anything runs."""
+    from tests.fakes import llamaindex as fakes
+
+    llm = fakes.CountingLLM()
+    embed = fakes.CountingEmbedding(embed_dim=fakes.DIMENSIONS)
+    engine = fakes.index(embed).as_query_engine(llm=llm, similarity_top_k=2)
+    with fakes.attached(tape.recorder):
+        engine.query("How long do cats sleep?")
+        tape.flush()
+        trace_id = str(tape.traces().trace_id[0])
+
+        with pytest.raises(NotReplayableError, match="LlamaIndex") as caught:
+            tape.replay(trace_id, app=engine, from_step=1)
+        with pytest.raises(NotReplayableError, match="LlamaIndex"):
+            asyncio.run(tape.areplay(trace_id, app=engine, from_step=1))
+
+    assert "RetrieverQueryEngine" in str(caught.value) and "without from_step" in str(caught.value)
+    assert (llm.calls, embed.queries) == (1, 1)
+    assert len(tape.traces()) == 1  # no replay was recorded

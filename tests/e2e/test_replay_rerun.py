@@ -214,3 +214,13 @@ def test_only_recorded_model_calls_rerun(tape, openai_server):
     with pytest.raises(TypeError, match="chat model"):
         tape.rerun(llm_spans(tape, trace_id)[0], model=agent(openai_server.chat_model()))
     assert openai_server.request_count == 3
+
+
+def test_each_rerun_is_on_the_tape_when_it_returns(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+    openai_server.script(Reply(content="Seven."), Reply(content="Seven."))
+
+    result = tape.rerun(llm_spans(tape, trace_id)[2], n=2)
+
+    # no tape.flush(): rerun flushed what it recorded
+    assert set(result.trace_ids) <= set(tape.traces().trace_id)

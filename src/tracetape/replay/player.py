@@ -5,7 +5,8 @@ asked exactly the same (the whole request, see `requests`). Calls that ran in pa
 in the recording may come in another order. The first call that asks something else is
 a `Divergence`: replay stops there (``on_divergence="stop"``) or lets the model and the
 retrievers run for real from there on (``"live"``). A tool runs for real only when named
-in ``live`` (by name or as ``"tool"``): tools can have side effects.
+in ``live`` (by name or as ``"tool"``): tools can have side effects. Recorded calls the
+re-run never made are divergences too, found at its end (see `Player.finish`).
 """
 
 from __future__ import annotations
@@ -292,26 +293,53 @@ class Player:
         _raise_if_failed(call)
         return (self.recording.answer(call.outputs[0]),)
 
+    def _ran_live(self, call: RecordedCall) -> bool:
+        """Whether this recorded call would have run for real, had the re-run made it."""
+        if call.kind == kinds.TOOL:
+            return kinds.TOOL in self.live or _call_name(call) in self.live
+        return self._live_kind(call.kind)
+
     def finish(self) -> None:
-        """At the end of the run: recorded calls never asked for are a divergence."""
-        if self.divergences:
-            return
+        """At the end of the run: the recorded calls the re-run never made.
+
+        Each kind with such calls adds one `Divergence` (naming the first, the reason all
+        of them); a call that would have run for real (its kind or tool name in ``live``,
+        or the model and retrievers after going live) is not counted. They raise
+        `ReplayDivergence` only under ``on_divergence="stop"`` with the model pinned
+        (``"llm"`` not in ``live``): every answer then came from the tape, so a run that
+        ended early means the app changed. With the model live the re-run was free to
+        take another path: the calls it left out are only listed.
+        """
+        found: list[Divergence] = []
         for kind, pending in self._pending.items():
-            if pending and kind not in self.live:
-                head = pending[0]
-                divergence = Divergence(
+            unmade = [call for call in pending if not self._ran_live(call)]
+            if not unmade:
+                continue
+            head = unmade[0]
+            names = ", ".join(_call_name(call) for call in unmade[:_NAMED])
+            more = ", …" if len(unmade) > _NAMED else ""
+            found.append(
+                Divergence(
                     kind=kind,
-                    reason=f"the re-run ended without making {len(pending)} recorded "
-                    f"{kind} call(s)",
+                    reason=f"the re-run ended without making {len(unmade)} recorded {kind} "
+                    f"call(s): {names}{more}",
                     span_id=head.span_id,
                     name=head.name,
                     position=head.position,
                 )
-                self.divergences.append(divergence)
-                if self.on_divergence == "stop":
-                    self.stopped = True
-                    raise ReplayDivergence(divergence)
-                return
+            )
+        self.divergences.extend(found)
+        if found and self.on_divergence == "stop" and kinds.LLM not in self.live:
+            self.stopped = True
+            raise ReplayDivergence(found[0])
+
+
+_NAMED = 5
+"""How many unmade calls a divergence's reason names."""
+
+
+def _call_name(call: RecordedCall) -> str:
+    return str(call.attributes.get(semconv.TOOL_NAME) or call.name)
 
 
 def _raise_if_failed(call: RecordedCall) -> None:

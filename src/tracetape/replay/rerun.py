@@ -16,7 +16,7 @@ from tracetape.replay import _compat, model_call, requests
 from tracetape.replay.mark import RootMark
 from tracetape.replay.model_call import ModelCall
 from tracetape.replay.result import Rerun
-from tracetape.replay.session import Source
+from tracetape.replay.session import Source, flushed
 from tracetape.spans import semconv
 
 
@@ -88,7 +88,8 @@ def rerun(
     overrides: Mapping[str, Any] | None = None,
     n: int = 1,
 ) -> Rerun:
-    """Send the model call recorded as ``span_id`` again ``n`` times (see `Tape.rerun`)."""
+    """Send the model call recorded as ``span_id`` again ``n`` times (see `Tape.rerun`);
+    the sends' traces are flushed to the tape before this returns or raises."""
     if n < 1:
         raise ValueError(f"n must be a positive number of sends, not {n!r}")
     call = _read(source, span_id.strip().lower())
@@ -98,10 +99,12 @@ def rerun(
     outputs: list[Any] = []
     trace_ids: list[str | None] = []
     try:
-        for _ in range(n):
-            mark = RootMark({semconv.RERUN_OF: call.span_id})
-            outputs.append(_send(target, call, kwargs, {"callbacks": [source.handler, mark]}))
-            trace_ids.append(mark.trace_id)
+        with flushed(source):
+            for _ in range(n):
+                mark = RootMark({semconv.RERUN_OF: call.span_id})
+                config = {"callbacks": [source.handler, mark]}
+                outputs.append(_send(target, call, kwargs, config))
+                trace_ids.append(mark.trace_id)
     finally:
         _compat.active.reset(token)
     n_same = sum(same_answer(o, call.response) for o in outputs)

@@ -44,8 +44,9 @@ class Divergence:
 
 
 class ReplayDivergence(TracetapeError):
-    """A replay stopped at a divergence. ``.divergence`` says where; ``.replay`` is the
-    (partial) replay, recorded as its own trace."""
+    """A replay stopped at a divergence, or ran to its end with the model pinned but
+    without making recorded calls (the app changed). ``.divergence`` says where;
+    ``.replay`` is the (partial) replay, recorded as its own trace."""
 
     def __init__(self, divergence: Divergence, replay: Any = None) -> None:
         super().__init__(str(divergence))
@@ -57,10 +58,13 @@ class ReplayDivergence(TracetapeError):
 class Replay:
     """The result of `Tape.replay`: the app's output and the new trace's id.
 
-    ``from_tape`` and ``ran_live`` count the model, tool and retriever calls answered
-    from the recording and run for real; ``same_output`` says whether the output equals
-    the recorded one: the same messages by class, text and tool calls (ids and response
-    metadata differ from run to run); None when the recording kept no comparable output.
+    ``divergences`` lists, in the order found, where the re-run asked what the
+    recording did not (with ``on_divergence="live"``) and the recorded calls it never
+    made (when the model ran live, or with ``"live"``). ``from_tape`` and ``ran_live``
+    count the model, tool and retriever calls answered from the recording and run for
+    real; ``same_output`` says whether the output equals the recorded one: the same
+    messages by class, text and tool calls (ids and response metadata differ from run
+    to run); None when the recording kept no comparable output.
     """
 
     output: Any

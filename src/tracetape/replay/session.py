@@ -1,15 +1,28 @@
 """One replay: read the recording, re-run the app under a `Player`, record it linked.
 
 The re-run is recorded by the tape's own handler; a `RootMark` marks its root span with
-``tracetape.replay_of``. With ``from_step`` a LangGraph graph resumes from the recorded
-run's checkpoint at that step instead (see `checkpoints`).
+``tracetape.replay_of``, and the recording is flushed before the replay returns or
+raises, so the new trace is on the tape at once. With ``from_step`` a LangGraph graph
+resumes from the recorded run's checkpoint at that step instead (see `checkpoints`).
+
+What a divergence does:
+
+- a call that asks something the recording did not: ``on_divergence="stop"`` raises
+  `ReplayDivergence` there; ``"live"`` lets the model and retrievers run for real from
+  there on (a tool not named in ``live`` never does: it stops the replay either way);
+- recorded calls the re-run never made, found when it ends: with the model pinned
+  (``"llm"`` not in ``live``) every answer came from the tape, so a shorter path means
+  the app changed, and ``"stop"`` raises (the complete `Replay` on the exception); with
+  the model live the re-run was meant to find its own path, so they are only listed on
+  `Replay.divergences`, as they are under ``"live"``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Generator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +30,7 @@ from tracetape.errors import NotFoundError
 from tracetape.replay import _compat, checkpoints, requests
 from tracetape.replay.mark import RootMark
 from tracetape.replay.player import OnDivergence, Player
-from tracetape.replay.recording import Query, Recording, read
+from tracetape.replay.recording import NotReplayableError, Query, Recording, read
 from tracetape.replay.result import Replay, ReplayDivergence
 from tracetape.spans import semconv
 
@@ -31,6 +44,46 @@ class Source:
     handler: Any
     """The tape's LangChain handler: the one ``tracetape.instrument`` installs too, so a
     re-run is recorded once."""
+
+
+def _note_flush_failure(error: Exception, source: Source) -> None:
+    try:
+        source.flush()
+    except Exception as failed:  # noqa: BLE001 - the replay's own error is the one to raise
+        error.add_note(f"tracetape: the replay's spans could not be flushed: {failed}")
+
+
+@contextmanager
+def flushed(source: Source) -> Generator[None]:
+    """Flush what the block recorded when it ends, so its traces are on the tape when a
+    replay or re-run returns or raises (a flush failing as the block raises is added to
+    that error as a note, never raised in its place)."""
+    try:
+        yield
+    except Exception as exc:
+        _note_flush_failure(exc, source)
+        raise
+    source.flush()
+
+
+@asynccontextmanager
+async def aflushed(source: Source) -> AsyncGenerator[None]:
+    """`flushed` for async replays: the flush waits in a worker thread, not the loop."""
+    try:
+        yield
+    except Exception as exc:
+        await asyncio.to_thread(_note_flush_failure, exc, source)
+        raise
+    await asyncio.to_thread(source.flush)
+
+
+def _no_steps(app: Any, from_step: int | None) -> None:
+    """LlamaIndex apps keep no LangGraph checkpoints to resume from."""
+    if from_step is not None:
+        raise NotReplayableError(
+            f"from_step resumes a LangGraph graph at a recorded checkpoint; a LlamaIndex "
+            f"{type(app).__name__} keeps none: replay its whole trace, without from_step"
+        )
 
 
 def _recording(source: Source, trace_id: str) -> Recording:
@@ -136,12 +189,16 @@ def replay(
     from_step: int | None = None,
 ) -> Replay:
     """Re-run ``app`` on the recorded input of ``trace_id`` (or from its checkpoint at
-    ``from_step``), answered from the recording."""
+    ``from_step``), answered from the recording; see the module docstring for what a
+    divergence does. The new trace is flushed to the tape before this returns or raises.
+    """
     from tracetape.replay import llamaindex  # LlamaIndex apps replay there (lazy import)
 
     if llamaindex.handles(app):
-        return llamaindex.replay(source, trace_id, app, live, on_divergence)
-    with _session(source, trace_id, live, on_divergence, from_step) as session:
+        _no_steps(app, from_step)
+        with flushed(source):
+            return llamaindex.replay(source, trace_id, app, live, on_divergence)
+    with flushed(source), _session(source, trace_id, live, on_divergence, from_step) as session:
         recording, player, config, mark = session
         inputs = recording.root_input
         if from_step is not None:
@@ -165,14 +222,17 @@ async def areplay(
     from tracetape.replay import llamaindex  # LlamaIndex apps replay there (lazy import)
 
     if llamaindex.handles(app):
-        return await llamaindex.areplay(source, trace_id, app, live, on_divergence)
-    with _session(source, trace_id, live, on_divergence, from_step) as session:
-        recording, player, config, mark = session
-        inputs = recording.root_input
-        if from_step is not None:
-            inputs, config = None, await checkpoints.afork(app, recording, from_step, config)
-        else:
-            config = await checkpoints.astart(app, recording, config)
-        with _stopping(player, recording, mark):
-            output = await app.ainvoke(inputs, config=config)
-        return _finish(source, player, recording, mark, output)
+        _no_steps(app, from_step)
+        async with aflushed(source):
+            return await llamaindex.areplay(source, trace_id, app, live, on_divergence)
+    async with aflushed(source):
+        with _session(source, trace_id, live, on_divergence, from_step) as session:
+            recording, player, config, mark = session
+            inputs = recording.root_input
+            if from_step is not None:
+                inputs, config = None, await checkpoints.afork(app, recording, from_step, config)
+            else:
+                config = await checkpoints.astart(app, recording, config)
+            with _stopping(player, recording, mark):
+                output = await app.ainvoke(inputs, config=config)
+            return _finish(source, player, recording, mark, output)
