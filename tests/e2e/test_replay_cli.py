@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_replay import QUESTION, SIDE_EFFECTS, script_three_steps
+from tests.fakes.openai_server import Reply
 from tests.fakes.openai_server import openai_server as openai_server
 from tracetape.cli.main import main
 
@@ -139,6 +140,24 @@ def test_live_runs_the_model_for_real(tape, app, openai_server, capsys):
     assert "replay diverged at llm call #0" in out and "+system: You are a sloppy" in out
     assert "calls: 3 answered from the tape, 3 live" in out
     assert openai_server.request_count == 9
+
+
+def test_a_live_model_that_takes_another_path_lists_what_it_left_out(
+    tape, app, openai_server, capsys
+):
+    name, _, module = app
+    trace_id = record(tape, module.graph, openai_server)
+    openai_server.script(Reply(content="I will not add."))
+
+    code, out, err = cli(
+        capsys, "replay", trace_id, "--app", f"{name}:changed", "--live", "llm",
+        "--path", str(tape.path),
+    )  # fmt: skip
+
+    assert (code, err) == (1, "")  # it ran to its answer, on another path
+    assert "the re-run ended without making 3 recorded tool call(s)" in out
+    assert "output: differs from the recorded one" in out
+    assert "calls: 0 answered from the tape, 1 live" in out
 
 
 def test_from_step_in_the_same_process_and_after_it(tape, app, openai_server, capsys):
