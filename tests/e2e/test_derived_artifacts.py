@@ -240,3 +240,23 @@ def test_artifacts_of_a_run_include_the_prompts_and_models_its_spans_used(tape: 
     ]
     assert set(in_run.source) == {"derived"}
     assert sorted(tape.artifacts().kind) == ["model", "model", "prompt", "prompt"]
+
+
+def test_a_llamaindex_querys_prompt_and_model_are_listed_with_lineages_ids(tape: Tape) -> None:
+    from tests.fakes import llamaindex as fakes
+
+    with tape.run("li-rag") as run:
+        index = fakes.index()
+        with fakes.attached(tape.recorder):
+            index.as_query_engine(similarity_top_k=2).query("How long do cats sleep?")
+    tape.flush()
+    (llm,) = _spans(tape, "llm")
+
+    drawn = {
+        (lineage_kind, source)
+        for (source, _, relation) in tape.lineage(llm["span_id"]).graph_edges
+        if (lineage_kind := {"template": "prompt", "model": "model"}.get(relation))
+    }
+    listed = tape.artifacts(run=run.run_id)
+    assert {(k, a) for k, a in zip(listed.kind, listed.artifact_id, strict=True)} == drawn
+    assert sorted(k for k, _ in drawn) == ["model", "prompt"]
