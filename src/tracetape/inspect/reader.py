@@ -40,7 +40,7 @@ def _arrow(con: duckdb.DuckDBPyConnection, query: str, params: Params) -> pa.Tab
 
 def query_frame(path: Path, lock_timeout: float, query: str, params: Params) -> pd.DataFrame:
     """One read-only query over the public views of the tape at ``path`` as a DataFrame."""
-    with access.reading(path, lock_timeout) as con:
+    with access.reading(path, lock_timeout, query) as con:
         return _arrow(con, query, params).to_pandas()
 
 
@@ -66,7 +66,7 @@ class TapeReader:
     def arrow(self, query: str, params: Params = None) -> pa.Table:
         """Run SQL over the public views; the result as a pyarrow Table."""
         self._check()
-        with access.reading(self.path, self.lock_timeout) as con:
+        with access.reading(self.path, self.lock_timeout, query) as con:
             return _arrow(con, query, params)
 
     def sql(self, query: str, params: Params = None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import atexit
 import contextlib
 import dataclasses
 import os
+import re
 import threading
 import time
 from collections.abc import Generator
@@ -112,8 +113,10 @@ class _Reader:
     identity: tuple[int, int, int, int]
     last_used: float
     segments: dict[str, list[str]] = dataclasses.field(default_factory=dict[str, list[str]])
-    views: set[str] = dataclasses.field(default_factory=set[str])
-    """The view statements this connection last ran (each names its segment files)."""
+    statements: dict[str, str] = dataclasses.field(default_factory=dict[str, str])
+    """View name -> its statement for ``segments`` (the text names the segment files)."""
+    bound: dict[str, str] = dataclasses.field(default_factory=dict[str, str])
+    """View name -> the statement this connection last ran for it."""
 
 
 class _ReaderCache:
@@ -198,12 +201,16 @@ def _close_idle() -> None:
 
 
 @contextlib.contextmanager
-def reading(path: Path, timeout: float) -> Generator[duckdb.DuckDBPyConnection]:
+def reading(
+    path: Path, timeout: float, sql: str | None = None
+) -> Generator[duckdb.DuckDBPyConnection]:
     """A read-only connection with the public views bound to this tape's spool.
 
     The connection is cached: back-to-back reads pay the open (~40 ms) once. It is
     closed after `READ_IDLE_SECONDS` without a read, so another process's fold waits at
     most about that long, and at once when this process writes (`release_reader`).
+    Given the ``sql`` that will run, only the views it names (and the views those name)
+    are bound now; without it, every view.
     """
     spool = spool_mod.spool_dir(path)
     # Cheap, and the views' file lists need each folder's schema file.
@@ -213,7 +220,7 @@ def reading(path: Path, timeout: float) -> Generator[duckdb.DuckDBPyConnection]:
         if reader is None:
             reader = _open_reader(path, timeout)
         try:
-            _bind_views(reader, spool.resolve())
+            _bind_views(reader, spool.resolve(), sql)
             yield reader.con
         except BaseException:
             # A failed query may leave the connection in a state we cannot vouch for.
@@ -239,29 +246,64 @@ def _open_reader(path: Path, timeout: float) -> _Reader:
     return _readers.put(path, con)
 
 
-def _bind_views(reader: _Reader, spool: Path) -> None:
+def _bind_views(reader: _Reader, spool: Path, sql: str | None = None) -> None:
     """Point the views at the spool segments present now, listed once for the query.
 
     With a glob, each mention of a view in one query lists the folder again, so a
     segment landing in between is counted by one mention and not the other. A list
     taken while we hold the file cannot go stale: segments are removed only by a fold,
     which needs the file.
+
+    A view is made again only when its text changed (new segments of its folders), and,
+    given ``sql``, only when the query needs it: a fresh connection binding all eight
+    views costs ~20 ms, the two a replay reads ~3 ms.
     """
     snapshot = {
         folder: [str(spool / folder / spool_mod.SCHEMA_FILE)]
         + [str(f) for f in spool_mod.segments(spool, folder)]
         for folder in SEGMENT_SCHEMAS
     }
-    if snapshot == reader.segments:
-        return
-    statements = view_ddl(spool, temporary=True, segments=snapshot)
-    # Only views whose files changed are made again (a view's text names its files):
-    # new span segments rebind ``spans`` and ``blobs``, not all eight (~20 ms).
-    for statement in statements:
-        if statement not in reader.views:
+    if snapshot != reader.segments:
+        reader.statements = _by_view(view_ddl(spool, temporary=True, segments=snapshot))
+        reader.segments = snapshot
+    statements = reader.statements
+    needed = set(statements) if sql is None else _named_views(sql, statements)
+    # In the order view_ddl gives (a view after the views it reads).
+    for name, statement in statements.items():
+        if name in needed and reader.bound.get(name) != statement:
             reader.con.execute(statement)
-    reader.segments = snapshot
-    reader.views = set(statements)
+            reader.bound[name] = statement
+
+
+_VIEW_NAME = re.compile(r"\bVIEW\s+(\w+)\s+AS\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _by_view(statements: list[str]) -> dict[str, str]:
+    """``CREATE ... VIEW name AS ...`` statements by view name, in their order."""
+    named: dict[str, str] = {}
+    for statement in statements:
+        match = _VIEW_NAME.search(statement)
+        if match is None:  # pragma: no cover - view_ddl makes only views
+            raise TapeError(f"not a view statement: {statement[:80]}")
+        named[match.group(1).lower()] = statement
+    return named
+
+
+def _named_views(sql: str, statements: dict[str, str]) -> set[str]:
+    """The views ``sql`` names as a word, with the views their own statements name.
+
+    A word that only looks like a view name (a column, a string) binds one view more
+    than needed, which costs time, never a result.
+    """
+    needed: set[str] = set()
+    todo = [sql]
+    while todo:
+        for word in set(_WORD.findall(todo.pop().lower())):
+            if word in statements and word not in needed:
+                needed.add(word)
+                todo.append(statements[word].split(" AS ", 1)[1])
+    return needed
 
 
 def release_reader(path: Path) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,34 @@ def test_views_read_a_listed_snapshot_of_the_spool_not_a_glob(path: Path) -> Non
     assert sql
     assert "*.parquet" not in str(sql[0][0])
     assert "_schema.parquet" in str(sql[0][0])
+
+
+def _temporary_views(con: Any) -> set[str]:
+    rows = con.sql("SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def test_a_query_binds_the_views_it_names_and_theirs_over_the_current_spool(
+    path: Path,
+) -> None:
+    access.release_reader(path)
+    query = "SELECT name FROM spans ORDER BY name"
+    with access.reading(path, 5.0, query) as con:
+        assert _temporary_views(con) == {"spans"}
+        assert [r[0] for r in con.sql(query).fetchall()] == ["first"]
+    tape = tracetape.open(path)
+    with tracetape.span("second"):
+        pass
+    tape._processor.force_flush()  # pyright: ignore[reportPrivateUsage] - spooled, not folded
+    with access.reading(path, 5.0, query) as con:
+        assert [r[0] for r in con.sql(query).fetchall()] == ["first", "second"]
+    count = "SELECT count(*) FROM traces"
+    with access.reading(path, 5.0, count) as con:
+        assert {"traces", "spans"} <= _temporary_views(con)
+        assert con.sql(count).fetchall() == [(2,)]
+    with access.reading(path, 5.0) as con:  # no query given: every view
+        assert len(_temporary_views(con)) >= 8
+    tape.close()
 
 
 def test_a_deleted_tape_is_reported_and_a_replaced_one_is_read_anew(
