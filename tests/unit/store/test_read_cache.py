@@ -104,7 +104,8 @@ def test_views_read_a_listed_snapshot_of_the_spool_not_a_glob(path: Path) -> Non
 
 
 def _temporary_views(con: Any) -> set[str]:
-    rows = con.sql("SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()
+    query = "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+    rows = con.sql(query).fetchall()
     return {str(row[0]) for row in rows}
 
 
