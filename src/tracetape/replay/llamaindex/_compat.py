@@ -1,8 +1,8 @@
 """Everything private of LlamaIndex that replay touches, in one place.
 
 Replay answers calls *inside* LlamaIndex's own instrumentation, so the re-run records
-its model, retriever and tool spans (and their events) like any other run while no provider
-or vector store is asked. That needs these private seams; each has a test in
+its model, retriever and tool spans (and their events) like any other run while no
+provider, vector store or tool body is asked. That needs these private seams; each has a test in
 ``tests/unit/replay/test_llamaindex_compat.py`` that fails when LlamaIndex changes it:
 
 - ``llm_chat_callback`` / ``llm_completion_callback`` wrap each model method in a

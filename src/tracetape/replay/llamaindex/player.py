@@ -1,11 +1,12 @@
-"""`LlamaIndexPlayer`: answers a LlamaIndex re-run's model and retriever calls from a
-recording.
+"""`LlamaIndexPlayer`: answers a LlamaIndex re-run's model, retriever and tool calls
+from a recording.
 
 The same matching as `tracetape.replay.player.Player` (which it extends): a call is
 answered by the recorded call of its kind that comes next and asked exactly the same
 (see `calls`); the first that asks something else is a `Divergence`, after which replay
 stops or, with ``on_divergence="live"``, lets the model and retrievers run for real.
-``live=("llm",)`` or ``("retriever",)`` runs that kind for real from the start.
+``live=("llm",)`` or ``("retriever",)`` runs that kind for real from the start; a tool
+runs for real only when named in ``live`` (by name or as ``"tool"``).
 """
 
 from __future__ import annotations
