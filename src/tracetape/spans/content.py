@@ -35,11 +35,16 @@ class ContentStore:
     def __len__(self) -> int:
         return len(self._sent)
 
-    def put(self, text: str, pending: dict[str, str]) -> str | None:
-        """Hash ``text``; add it to ``pending`` unless already sent. None if too large."""
+    def put(self, text: str, pending: dict[str, str], digest: str | None = None) -> str | None:
+        """Hash ``text``; add it to ``pending`` unless already sent. None if too large.
+
+        ``digest``: ``text``'s `content_hash`, when the caller has it already (a message
+        sent again with every model call is hashed once, not once per call).
+        """
         if len(text) > self.max_bytes:
             return None
-        digest = content_hash(text)
+        if digest is None:
+            digest = content_hash(text)
         with self._lock:
             if digest in self._sent:
                 self._sent.move_to_end(digest)

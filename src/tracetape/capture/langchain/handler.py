@@ -266,7 +266,7 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
             else:
                 out[semconv.REPLAYABLE] = False
                 return out
-            digest = self.recorder.content.put(encoded.payload, run.blobs)
+            digest = self.recorder.content.put(encoded.payload, run.blobs, encoded.digest)
             out[semconv.REPLAY_OUTPUT] = dumps([digest] if digest else [])
             if digest is None:
                 out[semconv.REPLAYABLE] = False

@@ -7,7 +7,7 @@ message's cached encoding keeps a node's input and output O(new messages) to enc
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.load import dumpd
@@ -21,10 +21,29 @@ _MAX_ITEMS = 500
 _MAX_DEPTH = 4
 
 
-def _has_messages(value: Any) -> bool:
-    return isinstance(value, list | tuple) and any(
-        isinstance(v, BaseMessage) for v in value[:_MAX_ITEMS]
-    )
+def _message_list(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str | None:
+    """A list holding messages as JSON (each message from the codec's cache); None when
+    ``value`` is no list or holds no message. One pass: a LangGraph state's list is
+    composed on every node's start and end."""
+    if not isinstance(value, list | tuple):
+        return None
+    parts: list[str | None] = []
+    found = False
+    for item in value[:_MAX_ITEMS]:  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(item, BaseMessage):
+            encoded = codec.encode(item)
+            parts.append(encoded.payload if payload else encoded.display)
+            found = True
+        else:
+            parts.append(None)
+    if not found:
+        return None
+    items: Sequence[Any] = value[:_MAX_ITEMS]  # pyright: ignore[reportUnknownVariableType]
+    texts = [
+        text if text is not None else _compose(item, codec, depth + 1, payload)
+        for text, item in zip(parts, items, strict=True)
+    ]
+    return "[" + ",".join(texts) + "]"
 
 
 def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
@@ -41,9 +60,10 @@ def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
                 rendered = _compose(item, codec, depth + 1, payload)
             parts.append(json.dumps(name, ensure_ascii=False) + ":" + rendered)
         return "{" + ",".join(parts) + "}"
-    if depth < _MAX_DEPTH and _has_messages(value):
-        items = value[:_MAX_ITEMS]
-        return "[" + ",".join(_compose(v, codec, depth + 1, payload) for v in items) + "]"
+    if depth < _MAX_DEPTH:
+        listed = _message_list(value, codec, depth, payload)
+        if listed is not None:
+            return listed
     if payload:
         try:
             return redacted_dumps(dumpd(value))

@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
 
-from tracetape.spans.encode import dumps, limit, redacted_dumps, to_jsonable
+from tracetape.spans.encode import content_hash, dumps, limit, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
 from tracetape.spans.redact import redact_text
 
@@ -43,12 +43,14 @@ _CACHE_SIZE = 4096
 _MESSAGE_DISPLAY_CHARS = 4000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EncodedMessage:
     """One message, encoded for display (semconv) and for replay (LangChain form)."""
 
     display: str
     payload: str
+    digest: str
+    """The payload's content hash (`content_hash`)."""
 
 
 class MessageCodec:
@@ -62,13 +64,15 @@ class MessageCodec:
     def encode(self, message: BaseMessage, finish_reason: str | None = None) -> EncodedMessage:
         """The encodings of ``message`` (cached while the same object is passed)."""
         key = id(message)
-        with self._lock:
-            hit = self._cache.get(key)
+        # A lookup needs no lock: a dict read is atomic, and the entry holds the message,
+        # so an id reused by another object never matches.
+        hit = self._cache.get(key)
         if hit is not None and hit[0] is message:
             encoded = hit[1]
         else:
             display = dumps(semconv_message(message, self.capture_content))
-            encoded = EncodedMessage(display=display, payload=self._payload(message, display))
+            payload = self._payload(message, display)
+            encoded = EncodedMessage(display, payload, content_hash(payload))
             with self._lock:
                 self._cache[key] = (message, encoded)
                 if len(self._cache) > _CACHE_SIZE:
@@ -79,7 +83,7 @@ class MessageCodec:
         # `semconv_message`); the message itself, as the history, is cached without it.
         # The payload (LangChain's form) does not carry it.
         display = encoded.display[:-1] + ',"finish_reason":' + dumps(finish_reason) + "}"
-        return EncodedMessage(display=display, payload=encoded.payload)
+        return EncodedMessage(display, encoded.payload, encoded.digest)
 
     def _payload(self, message: BaseMessage, display: str) -> str:
         """LangChain's serialised form; content-free (the display) when content is off."""
@@ -231,7 +235,11 @@ def encode_history(
     hashes: list[str] = []
     whole = True
     for item in encoded:
-        digest = recorder.content.put(item.payload, blobs) if codec.capture_content else None
+        digest = (
+            recorder.content.put(item.payload, blobs, item.digest)
+            if codec.capture_content
+            else None
+        )
         if digest is None:
             whole = False
         else:
