@@ -12,7 +12,9 @@ import duckdb
 import pytest
 
 import tracetape
-from tracetape.store import fold, spool
+from tracetape.errors import SchemaVersionError
+from tracetape.store import access, fold, spool
+from tracetape.store.schema.tables import SCHEMA_VERSION
 from tracetape.tape import Tape
 
 
@@ -135,3 +137,24 @@ def test_stale_temporary_files_are_removed_fresh_ones_kept(tmp_path: Path) -> No
 
     assert not stale.exists()
     assert fresh.exists()
+
+
+def test_a_fold_checks_the_schema_again_when_the_file_changed_since_its_last_write(
+    tape: Tape,
+) -> None:
+    _spool(tape, 1)
+    tape._exporter.fold(timeout=5.0)  # pyright: ignore[reportPrivateUsage]
+    _spool(tape, 1, prefix="unchanged")
+    assert tape._exporter.fold(timeout=5.0) == 1  # pyright: ignore[reportPrivateUsage]
+    # Another process (a newer tracetape) upgrades the file meanwhile.
+    access.release_reader(tape.path)
+    con = duckdb.connect(str(tape.path))
+    con.execute("UPDATE _meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    _spool(tape, 1, prefix="after")
+    with pytest.raises(SchemaVersionError):
+        tape._exporter.fold(timeout=5.0)  # pyright: ignore[reportPrivateUsage]
+    con = duckdb.connect(str(tape.path))
+    con.execute("UPDATE _meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+    con.close()
+    assert tape._exporter.fold(timeout=5.0) == 1  # pyright: ignore[reportPrivateUsage]
