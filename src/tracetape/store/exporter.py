@@ -25,15 +25,6 @@ from tracetape.store.arrow import environment_table, spans_table
 logger = logging.getLogger("tracetape")
 
 
-def _stat(path: Path) -> tuple[int, int, int, int] | None:
-    """(device, inode, size, mtime ns) of ``path``; None when it cannot be read."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 class TapeSpanExporter(SpanExporter):
     """Writes spans into a tape's spool and folds the spool into its DuckDB file.
 
@@ -55,8 +46,6 @@ class TapeSpanExporter(SpanExporter):
         self._last_fold = time.monotonic()
         self._fold_lock = threading.Lock()
         self._fold_warned = False
-        self._checked_as: tuple[int, int, int, int] | None = None
-        """The file's identity when this exporter last closed it with a current schema."""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
@@ -109,13 +98,13 @@ class TapeSpanExporter(SpanExporter):
                 if con is None:
                     return 0
                 # The schema is checked again only when the file changed since this
-                # exporter last wrote it (another process may have replaced or
+                # process last saw it current (another process may have replaced or
                 # upgraded it): two catalog queries less on every fold.
-                if self._checked_as is None or self._checked_as != _stat(self.path):
+                if not access.schema_known_current(self.path):
                     connection.ensure_current(con, self.spool)
                 folded = fold.fold_into(con, self.spool)
                 self._check_environment(con)
-            self._checked_as = _stat(self.path)
+            access.note_schema_current(self.path)
             return folded
 
     def _check_environment(self, con: duckdb.DuckDBPyConnection) -> None:

@@ -139,7 +139,7 @@ def test_stale_temporary_files_are_removed_fresh_ones_kept(tmp_path: Path) -> No
     assert fresh.exists()
 
 
-def test_a_fold_checks_the_schema_again_when_the_file_changed_since_its_last_write(
+def test_the_schema_is_checked_again_when_the_file_changed_since_this_process_wrote_it(
     tape: Tape,
 ) -> None:
     _spool(tape, 1)
@@ -154,6 +154,8 @@ def test_a_fold_checks_the_schema_again_when_the_file_changed_since_its_last_wri
     _spool(tape, 1, prefix="after")
     with pytest.raises(SchemaVersionError):
         tape._exporter.fold(timeout=5.0)  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(SchemaVersionError):  # a fresh reader of this process too
+        tape.sql("SELECT count(*) FROM spans")
     con = duckdb.connect(str(tape.path))
     con.execute("UPDATE _meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
     con.close()
