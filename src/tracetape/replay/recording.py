@@ -167,17 +167,28 @@ def load_payload(value: Any) -> Any:
 
 
 _CALL_KINDS = ", ".join(f"'{k}'" for k in REPLAYED_KINDS)
+_EXTRACTED = ", ".join(
+    f"'{key}'"
+    for key in (
+        semconv.REPLAY_INPUT,
+        semconv.REPLAY_OUTPUT,
+        semconv.LANGGRAPH_STEP,
+        semconv.LANGGRAPH_THREAD_ID,
+    )
+)
 # Only the calls' attributes are parsed; of the other spans (chains with large displayed
-# inputs) only what replay needs is extracted in SQL.
+# inputs) only what replay needs is extracted in SQL, in one pass over each span's JSON,
+# and none from prompt spans (the largest): a prompt is neither a call nor a root replay
+# starts from, and carries no LangGraph step or thread.
 _READ = (
+    "SELECT span_id, parent_span_id, kind, name, start_time, end_time, status, "
+    "status_message, error_type, attributes, x[1] AS replay_input, x[2] AS replay_output, "
+    "TRY_CAST(x[3] AS INTEGER) AS step, x[4] AS thread_id FROM ("
     "SELECT span_id, parent_span_id, kind, name, start_time, end_time, status, "
     "status_message, error_type, "
     f"CASE WHEN kind IN ({_CALL_KINDS}) THEN attributes END AS attributes, "
-    f"attributes->>'{semconv.REPLAY_INPUT}' AS replay_input, "
-    f"attributes->>'{semconv.REPLAY_OUTPUT}' AS replay_output, "
-    f"TRY_CAST(attributes->>'{semconv.LANGGRAPH_STEP}' AS INTEGER) AS step, "
-    f"attributes->>'{semconv.LANGGRAPH_THREAD_ID}' AS thread_id "
-    "FROM spans WHERE trace_id = ? ORDER BY start_time, span_id"
+    f"CASE WHEN kind <> '{kinds.PROMPT}' THEN json_extract_string(attributes, [{_EXTRACTED}]) "
+    "END AS x FROM spans WHERE trace_id = ?) ORDER BY start_time, span_id"
 )
 
 
