@@ -24,7 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from tracetape._safety import boundary
+from tracetape._safety import attempt
 from tracetape.spans import semconv
 
 
@@ -96,6 +96,12 @@ def run_id_for(parent_context: otel_context.Context | None) -> str | None:
     return None
 
 
+def _stamp(span: Span, parent_context: otel_context.Context | None) -> None:
+    run_id = run_id_for(parent_context)
+    if run_id is not None:
+        span.set_attribute(semconv.RUN_ID, run_id)
+
+
 class RunStampProcessor(SpanProcessor):
     """Sets ``tracetape.run.id`` on each span as it starts (a no-op outside runs).
 
@@ -104,10 +110,8 @@ class RunStampProcessor(SpanProcessor):
     """
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
-        with boundary("run.stamp"):
-            run_id = run_id_for(parent_context)
-            if run_id is not None:
-                span.set_attribute(semconv.RUN_ID, run_id)
+        # `attempt`, not the `boundary` context manager: this runs for every span.
+        attempt("run.stamp", lambda: _stamp(span, parent_context), None)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None

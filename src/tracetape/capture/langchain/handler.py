@@ -320,7 +320,10 @@ class TracetapeCallbackHandler(BaseCallbackHandler):
 
     @guard("langchain.on_tool_end")
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self.runs.end(run_id, lambda run: tools.end_attributes(output, self.recorder, run.blobs))
+        self.runs.end(
+            run_id,
+            lambda run: tools.end_attributes(output, self.recorder, run.blobs, self.codec),
+        )
 
     @guard("langchain.on_tool_error")
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:

@@ -7,6 +7,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from langchain_core.messages import BaseMessage, BaseMessageChunk
+
+from tracetape.capture.langchain.messages import MessageCodec
 from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
@@ -41,18 +44,27 @@ def start_attributes(
     return attrs
 
 
-def _serialise_output(output: Any) -> tuple[Any, str]:
-    """(display value, replay payload JSON) of a tool's output (a ToolMessage or any value)."""
+def _serialise_output(output: Any, codec: MessageCodec) -> tuple[Any, str, str | None]:
+    """(display value, replay payload JSON, its hash if known) of a tool's output (a
+    ToolMessage or any value). A ToolMessage's payload comes from the codec, which the
+    tools node's output and every later model call then find cached."""
     message_type = getattr(output, "type", None)
     if message_type == "tool" and hasattr(output, "content"):
+        # (A chunk is kept as it came; the codec would store the merged message.)
+        plain = isinstance(output, BaseMessage) and not isinstance(output, BaseMessageChunk)
+        if plain and codec.capture_content:
+            encoded = codec.encode(output)
+            return to_jsonable(output.content), encoded.payload, encoded.digest
         from langchain_core.load import dumpd
 
-        return to_jsonable(output.content), redacted_dumps(dumpd(output))
+        return to_jsonable(output.content), redacted_dumps(dumpd(output)), None
     shown = to_jsonable(output)
-    return shown, dumps(shown)
+    return shown, dumps(shown), None
 
 
-def end_attributes(output: Any, recorder: Recorder, blobs: dict[str, str]) -> dict[str, Any]:
+def end_attributes(
+    output: Any, recorder: Recorder, blobs: dict[str, str], codec: MessageCodec
+) -> dict[str, Any]:
     """The tool's result, displayed and kept whole for replay."""
     attrs: dict[str, Any] = {}
     status = getattr(output, "status", None)
@@ -60,9 +72,9 @@ def end_attributes(output: Any, recorder: Recorder, blobs: dict[str, str]) -> di
         attrs[semconv.ERROR_TYPE] = "ToolMessage.status=error"
     if not recorder.settings.capture_content:
         return attrs
-    shown, payload = _serialise_output(output)
+    shown, payload, known = _serialise_output(output, codec)
     recorder.display(semconv.TOOL_CALL_RESULT, shown, attrs)
-    digest = recorder.content.put(payload, blobs)
+    digest = recorder.content.put(payload, blobs, known)
     if digest is None:
         attrs[semconv.REPLAYABLE] = False
     else:
