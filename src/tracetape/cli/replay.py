@@ -2,7 +2,7 @@
 
 The app is the user's runnable or compiled graph (or a function without arguments that
 builds one), imported by ``module:attr`` (from the current folder or the path) or
-``path/to/file.py:attr``. Prints the first divergence, if any, then what changed
+``path/to/file.py:attr``. Prints the divergences, if any, then what changed
 against the original: whether the output is the same, the new trace id, and how many
 calls were answered from the tape or ran live.
 
@@ -130,7 +130,7 @@ def _summary(console: Console, trace_id: str, result: Replay | None, stopped: bo
         f"  calls: {result.from_tape} answered from the tape, {result.ran_live} live",
         highlight=False,
     )
-    if stopped:
+    if stopped and result.output is None:
         output = "[yellow]none[/] (stopped at the divergence)"
     elif result.same_output is None:
         output = "not compared (the recording kept no comparable output)"
