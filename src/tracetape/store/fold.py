@@ -87,12 +87,14 @@ def _insert(
     con: duckdb.DuckDBPyConnection, pending: dict[str, list[Path]], already: set[str]
 ) -> int:
     folded_spans = 0
+    folded: list[str] = []
     con.execute("BEGIN")
     try:
         for folder, files in pending.items():
             fresh = [str(f) for f in files if f.name not in already]
             if not fresh:
                 continue
+            folded.extend(Path(f).name for f in fresh)
             table = TABLES[folder]
             names = ", ".join(field.name for field in SEGMENT_SCHEMAS[folder])
             source = "read_parquet(?, union_by_name = true, filename = true)"
@@ -118,9 +120,8 @@ def _insert(
                     f"WHERE s.{key} NOT IN (SELECT {key} FROM {table})",
                     [fresh],
                 )
-            con.execute(
-                "INSERT INTO _folded SELECT unnest(?), now()", [[Path(f).name for f in fresh]]
-            )
+        if folded:  # one statement for every folder's segments, in the same transaction
+            con.execute("INSERT INTO _folded SELECT unnest(?), now()", [folded])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
