@@ -557,7 +557,7 @@ class Tape:
 
         # The spool is enough for every reader to see a replay; folding is left to the
         # background writer (a fold per replay cost ~70 ms).
-        return Source(self._reader.arrow, self._spool, self.langchain())
+        return Source(self._reader.arrow, self._spool, self.recorder, self.langchain)
 
 
 def _otlp_processor() -> SpanProcessor:

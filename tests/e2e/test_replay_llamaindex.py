@@ -4,7 +4,11 @@ query and chat engines, a counting MockLLM and a counting MockEmbedding."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -380,3 +384,45 @@ def test_an_agent_given_another_question_diverges_at_its_first_model_call(tape, 
     assert "+system: Be exact." in divergence.diff
     assert "user: Add 2 and 3." in divergence.diff
     assert (llm.calls, SIDE_EFFECTS) == (2, [])
+
+
+LLAMAINDEX_ONLY = """
+import sys
+
+# A LlamaIndex-only install: LangChain and LangGraph cannot be imported.
+for name in ("langchain_core", "langchain", "langgraph"):
+    sys.modules[name] = None
+
+import tracetape
+from tests.fakes import llamaindex as fakes
+
+tape = tracetape.open(sys.argv[1])
+tracetape.instrument(tape)
+llm = fakes.CountingLLM()
+engine = fakes.index().as_query_engine(llm=llm, similarity_top_k=2)
+recorded = engine.query("How long do cats sleep?")
+tape.flush()
+trace_id = str(tape.traces().trace_id[0])
+replay = tape.replay(trace_id, app=engine)
+assert str(replay.output) == str(recorded), (replay.output, recorded)
+assert llm.calls == 1, llm.calls
+assert not [m for m in sys.modules if m.startswith(("langchain", "langgraph")) and sys.modules[m]]
+print("replayed", replay.trace_id)
+tape.close()
+"""
+
+
+def test_a_llamaindex_only_install_replays_without_langchain(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    script = tmp_path / "llamaindex_only.py"
+    script.write_text(LLAMAINDEX_ONLY)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "tape.duckdb")],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root), "TRACETAPE_STRICT": "1"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("replayed ")

@@ -143,11 +143,24 @@ def _parsed_from_content(value: Any) -> Any:
     return {**value, "kwargs": {**kwargs, "additional_kwargs": rest}}
 
 
+def _serialised_by_langchain(value: Any) -> bool:
+    """Whether ``value`` holds one of LangChain's serialised objects (``{"lc": 1, ...}``)."""
+    if isinstance(value, dict):
+        return "lc" in value or any(_serialised_by_langchain(v) for v in value.values())  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, list):
+        return any(_serialised_by_langchain(v) for v in value)  # pyright: ignore[reportUnknownVariableType]
+    return False
+
+
 def load_payload(value: Any) -> Any:
     """A stored JSON value revived with LangChain's loader (messages, documents, ...).
 
     Raises `NotReplayableError` when it holds an object LangChain could not serialise.
+    A value without LangChain's serialised objects (a LlamaIndex app's query, say) is
+    returned as it is, so replay needs langchain-core only for what LangChain recorded.
     """
+    if not _serialised_by_langchain(value):
+        return value
     from langchain_core._api import LangChainBetaWarning
     from langchain_core.load import load
 

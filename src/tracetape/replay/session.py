@@ -24,15 +24,18 @@ import json
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracetape.errors import NotFoundError
 from tracetape.replay import _compat, checkpoints, requests
-from tracetape.replay.mark import RootMark
 from tracetape.replay.player import OnDivergence, Player
 from tracetape.replay.recording import NotReplayableError, Query, Recording, read
 from tracetape.replay.result import Replay, ReplayDivergence
 from tracetape.spans import semconv
+
+if TYPE_CHECKING:
+    from tracetape.replay.mark import RootMark
+    from tracetape.spans.recorder import Recorder
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,16 @@ class Source:
 
     query: Query
     flush: Callable[[], object]
-    handler: Any
-    """The tape's LangChain handler: the one ``tracetape.instrument`` installs too, so a
-    re-run is recorded once."""
+    recorder: Recorder
+    langchain: Callable[[], Any]
+    """Gives the tape's LangChain handler (the one ``tracetape.instrument`` installs too,
+    so a re-run is recorded once); called only for LangChain apps, so a LlamaIndex-only
+    install replays without langchain-core."""
+
+    @property
+    def handler(self) -> Any:
+        """The tape's LangChain handler."""
+        return self.langchain()
 
 
 def _note_flush_failure(error: Exception, source: Source) -> None:
@@ -114,6 +124,8 @@ def _session(
     codec = _codec(source)
     encode = (lambda m: codec.encode(m).payload) if codec is not None else None
     player = Player(recording, live, on_divergence, encode)
+    from tracetape.replay.mark import RootMark  # LangChain's callbacks: LangChain apps only
+
     _compat.install()
     mark = RootMark({semconv.REPLAY_OF: recording.trace_id})
     token = _compat.active.set(player)

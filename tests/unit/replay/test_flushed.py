@@ -23,7 +23,7 @@ class Flushes:
 
 
 def source(flush: Flushes) -> Source:
-    return Source(query=None, flush=flush, handler=None)  # type: ignore[arg-type]
+    return Source(query=None, flush=flush, recorder=None, langchain=lambda: None)  # type: ignore[arg-type]
 
 
 def test_the_block_is_flushed_as_it_returns_or_raises():

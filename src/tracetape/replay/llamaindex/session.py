@@ -118,7 +118,7 @@ def _session(
 ) -> Generator[tuple[Recording, Entry, LlamaIndexPlayer, ReplayMark]]:
     recording = _read(source, trace_id.strip().lower())
     entry = _entry(source, recording)
-    recorder: Recorder = source.handler.recorder
+    recorder: Recorder = source.recorder
     player = LlamaIndexPlayer(recording, recorder, live, on_divergence)
     _compat.install()
     pair = _recording_handlers(recorder)
