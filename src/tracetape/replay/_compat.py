@@ -11,12 +11,16 @@ a test in ``tests/unit/replay/test_compat.py`` that fails when LangChain changes
   says no; during playback it says no, so a streamed call also reaches the above.
 - ``BaseChatModel._get_invocation_params``: a model's own params, to tell a recorded
   call's arguments (bound tools, tool choice, ...) from its model's configuration.
+- ``BaseLLM._generate_helper`` / ``_agenerate_helper``: where a completion model's
+  prompts turn into a provider request, after ``on_llm_start`` (one run per prompt);
+  its tail (``on_llm_end`` per prompt, ``LLMResult.run``) is done here for answers.
 - ``BaseTool._run`` / ``_arun`` and ``BaseRetriever._get_relevant_documents`` /
   ``_aget_relevant_documents``: the tool's and retriever's own bodies, overridden by
   every subclass, so each class's own definition is wrapped.
 
 The wrappers are installed on first use, per class, and call straight through when no
-replay is active in the current context (one context-variable lookup).
+replay is active in the current context (one context-variable lookup). The ``openai``
+SDK's own seams (a raw client called inside a node) are in `openai_sdk`.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class Hooks(Protocol):
     """What the wrappers ask the active player. ``None`` means: run for real."""
 
     def model(self, model: Any, messages: list[Any]) -> Any | None: ...
+    def completion(self, llm: Any, prompt: str) -> list[str] | None: ...
+    def chat_completion(self, kwargs: Any) -> Any | None: ...
     def stream_allowed(self) -> bool: ...
     def tool(self, tool: Any) -> tuple[Any] | None: ...
     def retriever(self, retriever: Any) -> tuple[Any] | None: ...
@@ -85,6 +91,90 @@ def _wrap_should_stream(original: Callable[..., Any]) -> Callable[..., Any]:
         if hooks is not None and not hooks.stream_allowed():
             return False
         return original(self, *args, **kwargs)
+
+    setattr(wrapper, _MARK, original)
+    return wrapper
+
+
+def _answer_prompts(self: Any, prompts: list[str]) -> list[list[str]]:
+    """Recorded texts for the leading prompts the player answers (it stops at the first
+    to run for real)."""
+    hooks = active.get()
+    answers: list[list[str]] = []
+    if hooks is None:
+        return answers
+    for prompt in prompts:
+        texts = hooks.completion(self, prompt)
+        if texts is None:
+            break
+        answers.append(texts)
+    return answers
+
+
+def _played(answers: list[list[str]]) -> Any:
+    """An `LLMResult` of recorded texts, one generation list per prompt."""
+    from langchain_core.outputs import Generation, LLMResult
+
+    return LLMResult(generations=[[Generation(text=t) for t in texts] for texts in answers])
+
+
+def _joined(played: Any, rest: Any, managers: list[Any]) -> Any:
+    from langchain_core.outputs import RunInfo
+
+    if rest is not None:
+        played.generations.extend(rest.generations)
+        played.llm_output = rest.llm_output
+    played.run = [RunInfo(run_id=m.run_id) for m in managers] if managers else None
+    return played
+
+
+def _wrap_generate_helper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(
+        self: Any, prompts: list[str], stop: Any, managers: list[Any], **kwargs: Any
+    ) -> Any:
+        try:
+            answers = _answer_prompts(self, prompts)
+        except BaseException as error:
+            for manager in managers:
+                manager.on_llm_error(error, response=_played([]))
+            raise
+        if not answers:
+            return original(self, prompts, stop, managers, **kwargs)
+        played = _played(answers)
+        for manager, output in zip(managers, played.flatten(), strict=False):
+            manager.on_llm_end(output)
+        n = len(answers)
+        rest = None
+        if n < len(prompts):
+            rest = original(self, prompts[n:], stop, managers[n:], **kwargs)
+        return _joined(played, rest, managers)
+
+    setattr(wrapper, _MARK, original)
+    return wrapper
+
+
+def _wrap_agenerate_helper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def wrapper(
+        self: Any, prompts: list[str], stop: Any, managers: list[Any], **kwargs: Any
+    ) -> Any:
+        try:
+            answers = _answer_prompts(self, prompts)
+        except BaseException as error:
+            for manager in managers:
+                await manager.on_llm_error(error, response=_played([]))
+            raise
+        if not answers:
+            return await original(self, prompts, stop, managers, **kwargs)
+        played = _played(answers)
+        for manager, output in zip(managers, played.flatten(), strict=False):
+            await manager.on_llm_end(output)
+        n = len(answers)
+        rest = None
+        if n < len(prompts):
+            rest = await original(self, prompts[n:], stop, managers[n:], **kwargs)
+        return _joined(played, rest, managers)
 
     setattr(wrapper, _MARK, original)
     return wrapper
@@ -167,7 +257,7 @@ def install() -> None:
     Run at the start of each replay: tool and retriever classes defined since the last
     one are wrapped then (the app's objects exist before it is replayed).
     """
-    from langchain_core.language_models import BaseChatModel
+    from langchain_core.language_models import BaseChatModel, BaseLLM
     from langchain_core.retrievers import BaseRetriever
     from langchain_core.tools import BaseTool
 
@@ -175,6 +265,8 @@ def install() -> None:
         _patch(BaseChatModel, "_generate_with_cache", _wrap_generate)
         _patch(BaseChatModel, "_agenerate_with_cache", _wrap_agenerate)
         _patch(BaseChatModel, "_should_stream", _wrap_should_stream)
+        _patch(BaseLLM, "_generate_helper", _wrap_generate_helper)
+        _patch(BaseLLM, "_agenerate_helper", _wrap_agenerate_helper)
         body = functools.partial(_wrap_body, ask=_ask_tool)
         for cls in _subclasses(BaseTool):
             _patch(cls, "_run", body)
@@ -183,6 +275,9 @@ def install() -> None:
         for cls in _subclasses(BaseRetriever):
             _patch(cls, "_get_relevant_documents", body)
             _patch(cls, "_aget_relevant_documents", body)
+    from tracetape.replay import openai_sdk  # the raw SDK, when installed
+
+    openai_sdk.install()
 
 
 def invocation_params(model: Any) -> dict[str, Any]:

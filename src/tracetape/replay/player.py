@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
-from tracetape.replay import requests
+from tracetape.replay import openai_sdk, requests
 from tracetape.replay.recording import (
     REPLAYED_KINDS,
     RecordedCall,
@@ -24,6 +24,7 @@ from tracetape.replay.recording import (
 )
 from tracetape.replay.result import Divergence, ReplayDivergence, recorded_error
 from tracetape.spans import kinds, semconv
+from tracetape.spans.encode import content_hash, dumps, to_jsonable
 from tracetape.spans.recorder import current_capture_span
 
 OnDivergence = Literal["stop", "live"]
@@ -238,6 +239,70 @@ class Player:
 
         message = self.recording.answer(call.outputs[0])
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def completion(self, llm: Any, prompt: str) -> list[str] | None:
+        """The recorded texts a completion model (``BaseLLM``) gave for ``prompt``, or
+        None to call it."""
+        if self._live_kind(kinds.LLM):
+            self._live()
+            return None
+        attrs = _live_attributes(kinds.LLM)
+        key = (content_hash(dumps(to_jsonable([prompt]))),)
+        asked_params = self._live_canonical(attrs, semconv.INVOCATION_PARAMS)
+
+        def same(call: RecordedCall) -> bool:
+            had_params = self._recorded_call_key(call)[1] if call.inputs == key else None
+            return call.inputs == key and (
+                asked_params is None or had_params is None or asked_params == had_params
+            )
+
+        def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
+            params = _json_attr(attrs, semconv.INVOCATION_PARAMS, live=True)
+            asked = requests.prompt_lines([prompt], params)
+            if call is None:
+                return [], asked
+            had = self.recording.payloads(call.inputs)
+            had_params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+            if len(had) == 1 and isinstance(had[0], list):  # a completion model's prompts
+                return requests.prompt_lines(had[0], had_params), asked  # pyright: ignore[reportUnknownArgumentType]
+            return requests.request_lines(had, had_params), asked  # a chat model's messages
+
+        call = self._take(kinds.LLM, same, describe, runs_live=True)
+        if call is None:
+            self._live()
+            return None
+        _raise_if_failed(call)
+        texts = self.recording.answer(call.outputs[0])
+        return [str(t) for t in texts] if isinstance(texts, list) else [str(texts)]  # pyright: ignore[reportUnknownVariableType]
+
+    def chat_completion(self, kwargs: Mapping[str, Any]) -> Any | None:
+        """The recorded ``chat.completion`` body for a raw ``openai`` SDK request, or
+        None to send it."""
+        if self._live_kind(kinds.LLM):
+            self._live()
+            return None
+        key = openai_sdk.request_key(kwargs)
+
+        def same(call: RecordedCall) -> bool:
+            return openai_sdk.is_sdk_call(call.attributes) and (
+                openai_sdk.recorded_key(call.attributes, call.inputs) == key
+            )
+
+        def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
+            asked = requests.request_lines(*openai_sdk.asked(kwargs))
+            if call is None:
+                return [], asked
+            had = self.recording.payloads(call.inputs)
+            had_params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+            had_tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
+            return requests.request_lines(had, had_params, had_tools), asked
+
+        call = self._take(kinds.LLM, same, describe, runs_live=True)
+        if call is None:
+            self._live()
+            return None
+        _raise_if_failed(call)
+        return self.recording.answer(call.outputs[0])
 
     def tool(self, tool: Any) -> tuple[Any] | None:
         """The recorded result of this tool call (a 1-tuple), or None to run it."""

@@ -101,10 +101,29 @@ def _short(text: str) -> str:
     return text if len(text) <= _LINE_CHARS else text[:_LINE_CHARS] + "…"
 
 
+def _wire_lines(message: Mapping[str, Any]) -> list[str]:
+    """An OpenAI wire message (``{"role", "content", "tool_calls"?, ...}``) as lines."""
+    role = str(message.get("role") or "message")
+    lines: list[str] = []
+    for i, line in enumerate(_text(message.get("content") or "").splitlines() or [""]):
+        lines.append(f"{role}: {_short(line)}" if i == 0 else f"  {_short(line)}")
+    if message.get("tool_call_id"):
+        lines.append(f"  (answers tool call {message['tool_call_id']})")
+    for call in message.get("tool_calls") or []:
+        if isinstance(call, Mapping):
+            function: Any = call.get("function") or {}  # pyright: ignore[reportUnknownMemberType]
+            name = function.get("name") if isinstance(function, Mapping) else None  # pyright: ignore[reportUnknownMemberType]
+            args = function.get("arguments") if isinstance(function, Mapping) else None  # pyright: ignore[reportUnknownMemberType]
+            lines.append(_short(f"  -> {name}({args}) id={call.get('id')}"))  # pyright: ignore[reportUnknownMemberType]
+    return lines
+
+
 def message_lines(message: Any) -> list[str]:
     """One serialised message as readable lines: ``role: text`` and its tool calls."""
     if not isinstance(message, Mapping):
         return [_short(canonical(message))]
+    if "role" in message and "lc" not in message:
+        return _wire_lines(message)  # pyright: ignore[reportUnknownArgumentType]
     ident: Any = message.get("id")
     cls = str(ident[-1]) if isinstance(ident, list) and ident else "message"
     kwargs: Mapping[str, Any] = message.get("kwargs") or {}  # pyright: ignore[reportUnknownVariableType, reportAssignmentType]
@@ -136,4 +155,15 @@ def request_lines(messages: Sequence[Any], params: Any = None, tools: Any = None
         ]
         lines.append(f"[tools] {', '.join(names)}")
         lines.append(_short(f"[tool definitions] {canonical(tools)}"))
+    return lines
+
+
+def prompt_lines(prompts: Sequence[Any], params: Any = None) -> list[str]:
+    """A completion model's prompts as lines to diff, then its params."""
+    lines: list[str] = []
+    for prompt in prompts:
+        for i, line in enumerate(str(prompt).splitlines() or [""]):
+            lines.append(f"prompt: {_short(line)}" if i == 0 else f"  {_short(line)}")
+    if params is not None:
+        lines.append(_short(f"[params] {canonical(params)}"))
     return lines

@@ -1,0 +1,281 @@
+"""The ``openai`` SDK's chat completions, called directly, answered from a recording.
+
+A LangGraph node that calls ``client.chat.completions.create(...)`` (or ``.parse``, sync
+or async, streamed or not) is replayed like a LangChain model call: the active player
+matches the request (its messages, model, params, tools and response format, compared
+whole as capture keeps them) with the next recorded model call and hands back the
+recorded ``chat.completion`` body. The SDK then runs exactly as it does for real, up to
+the point where it would send the HTTP request: there the recorded body is handed to it
+as the response (a JSON body, or server-sent chunk events for ``stream=True``), so the
+caller gets the SDK's own ``ChatCompletion``, ``Stream`` of ``ChatCompletionChunk`` or
+``ParsedChatCompletion``, and no request leaves the process.
+
+Private seams of the SDK touched here (each tested in
+``tests/unit/replay/test_openai_sdk.py``):
+
+- ``Completions.create`` / ``.parse`` and their async twins: where the request is given;
+- ``SyncAPIClient._send_request`` / ``AsyncAPIClient._send_request`` (and each
+  subclass's own override): where the built request turns into an HTTP exchange.
+
+``openai`` is imported only by `install`, and only when it is installed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import importlib
+import inspect
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final
+
+from tracetape.capture.openai.messages import as_dict
+from tracetape.capture.openai.request import REPLAY_FORMAT, given, wire_response_format
+from tracetape.errors import TracetapeError
+from tracetape.replay import _compat
+from tracetape.spans import kinds, semconv
+from tracetape.spans.encode import content_hash, redacted_dumps, to_jsonable
+from tracetape.spans.recorder import current_capture_span
+
+COMPLETIONS_MODULE: Final = "openai.resources.chat.completions"
+CLIENT_MODULE: Final = "openai._base_client"
+RESOURCE_CLASSES: Final = ("Completions", "AsyncCompletions")
+CLIENT_CLASSES: Final = ("SyncAPIClient", "AsyncAPIClient")
+METHODS: Final = ("create", "parse")
+SEND: Final = "_send_request"
+_MARK = "__tracetape_replay_original__"
+# As capture keeps the request beside its messages (see capture.openai.request).
+_NOT_PARAMS: Final = frozenset(
+    {"messages", "tools", "functions", "extra_headers", "extra_query", "timeout"}
+)
+_lock = threading.Lock()
+
+
+class Canned:
+    """One recorded response, handed to the SDK in place of its HTTP exchange (once)."""
+
+    def __init__(self, completion: Mapping[str, Any], streamed: bool) -> None:
+        self.completion = completion
+        self.streamed = streamed
+        self.taken = False
+
+    def body(self) -> tuple[bytes, str]:
+        """The response body and its content type."""
+        wire = wire_completion(self.completion)
+        if not self.streamed:
+            return json.dumps(wire).encode(), "application/json"
+        events = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks(wire))
+        return events + b"data: [DONE]\n\n", "text/event-stream"
+
+    def response(self, request: Any) -> Any:
+        """An ``httpx`` response holding the recorded body, for ``request``."""
+        if self.taken:
+            raise TracetapeError(
+                "replay: the openai SDK sent a second request for one recorded call"
+            )
+        self.taken = True
+        body, content_type = self.body()
+        module = importlib.import_module(type(request).__module__.split(".")[0])
+        return module.Response(
+            200, headers={"content-type": content_type}, content=body, request=request
+        )
+
+
+canned: contextvars.ContextVar[Canned | None] = contextvars.ContextVar(
+    "tracetape_replay_openai_canned", default=None
+)
+
+
+# -- the request as capture keeps it ---------------------------------------------------
+def request_payload(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The request minus its messages (model, params, tools, wire response format), as
+    capture stores it under ``tracetape.replay.request``."""
+    sent = given(kwargs)
+    request = {k: v for k, v in sent.items() if k not in _NOT_PARAMS}
+    if "response_format" in request:
+        request["response_format"] = wire_response_format(request["response_format"])
+    for key in ("tools", "functions"):
+        if sent.get(key):
+            request[key] = sent[key]
+    return request
+
+
+def request_key(kwargs: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
+    """The content hashes capture gives this request: one per message, one for the rest."""
+    messages: Sequence[Any] = kwargs.get("messages") or ()
+    hashes = tuple(content_hash(redacted_dumps(as_dict(m))) for m in messages)
+    return hashes, content_hash(redacted_dumps(to_jsonable(request_payload(kwargs))))
+
+
+def is_sdk_call(attributes: Mapping[str, Any]) -> bool:
+    """Whether a recorded llm span is a raw SDK call (its payloads in the wire shape)."""
+    return attributes.get(semconv.REPLAY_FORMAT) == REPLAY_FORMAT
+
+
+def recorded_key(attributes: Mapping[str, Any], inputs: tuple[str, ...]) -> tuple[Any, Any]:
+    """A recorded SDK call's key, comparable with `request_key`."""
+    return inputs, attributes.get(semconv.REPLAY_REQUEST)
+
+
+def asked(kwargs: Mapping[str, Any]) -> tuple[list[Any], Any, Any]:
+    """A live request as a diff shows it: its messages, params and tools (redacted)."""
+    messages: Sequence[Any] = kwargs.get("messages") or ()
+    request = request_payload(kwargs)
+    tools = request.pop("tools", None) or request.pop("functions", None)
+    return (
+        [json.loads(redacted_dumps(as_dict(m))) for m in messages],
+        json.loads(redacted_dumps(to_jsonable(request))),
+        json.loads(redacted_dumps(to_jsonable(tools))) if tools else None,
+    )
+
+
+# -- the recorded response on the wire ---------------------------------------------------
+def wire_completion(completion: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded ``chat.completion`` as the API sends it (``parse`` adds ``parsed`` to
+    each message on the client side; the SDK parses it again from the content)."""
+    body = dict(completion)
+    choices: list[Any] = []
+    for choice in completion.get("choices") or ():
+        if isinstance(choice, Mapping) and isinstance(choice.get("message"), Mapping):
+            message = {k: v for k, v in choice["message"].items() if k != "parsed"}  # pyright: ignore[reportUnknownVariableType]
+            choice = {**choice, "message": message}
+        choices.append(choice)
+    body["choices"] = choices
+    return body
+
+
+def chunks(completion: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The ``chat.completion.chunk`` events of a recorded completion: per choice its
+    message in one delta, then its finish reason; then the usage, if recorded."""
+    head = {
+        k: completion[k]
+        for k in ("id", "created", "model", "system_fingerprint", "service_tier")
+        if k in completion
+    }
+    head["object"] = "chat.completion.chunk"
+    for choice in completion.get("choices") or ():
+        if not isinstance(choice, Mapping):
+            continue
+        index = choice.get("index", 0)
+        message: Mapping[str, Any] = choice.get("message") or {}
+        delta: dict[str, Any] = {"role": message.get("role") or "assistant"}
+        for key in ("content", "refusal"):
+            if message.get(key) is not None:
+                delta[key] = message[key]
+        calls = message.get("tool_calls") or ()
+        if calls:
+            delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(calls)]
+        yield {**head, "choices": [{"index": index, "delta": delta, "finish_reason": None}]}
+        reason = choice.get("finish_reason")
+        yield {**head, "choices": [{"index": index, "delta": {}, "finish_reason": reason}]}
+    if completion.get("usage") is not None:
+        yield {**head, "choices": [], "usage": completion["usage"]}
+
+
+# -- the seams ---------------------------------------------------------------------------
+def _ask(kwargs: Mapping[str, Any]) -> Canned | None:
+    """The active player's recorded answer to this request, or None to send it."""
+    hooks = _compat.active.get()
+    if hooks is None:
+        return None
+    completion = hooks.chat_completion(kwargs)
+    if completion is None:
+        return None
+    return Canned(completion, bool(given(kwargs).get("stream")))
+
+
+def _in_model_call() -> bool:
+    """A LangChain model (``ChatOpenAI``) calling the SDK: that model call was already
+    answered or let through, and is not asked again."""
+    span = current_capture_span.get()
+    attrs: Mapping[str, Any] = getattr(span, "attributes", None) or {}
+    return attrs.get(semconv.KIND) == kinds.LLM and not is_sdk_call(attrs)
+
+
+def _wrap_method(original: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def acreate(self: Any, *args: Any, **kwargs: Any) -> Any:
+            answer = None if _in_model_call() else _ask(kwargs)
+            if answer is None:
+                return await original(self, *args, **kwargs)
+            token = canned.set(answer)
+            try:
+                return await original(self, *args, **kwargs)
+            finally:
+                canned.reset(token)
+
+        setattr(acreate, _MARK, original)
+        return acreate
+
+    @functools.wraps(original)
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = None if _in_model_call() else _ask(kwargs)
+        if answer is None:
+            return original(self, *args, **kwargs)
+        token = canned.set(answer)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            canned.reset(token)
+
+    setattr(create, _MARK, original)
+    return create
+
+
+def _wrap_send(original: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def asend(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            answer = canned.get()
+            if answer is None:
+                return await original(self, request, *args, **kwargs)
+            return answer.response(request)
+
+        setattr(asend, _MARK, original)
+        return asend
+
+    @functools.wraps(original)
+    def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = canned.get()
+        if answer is None:
+            return original(self, request, *args, **kwargs)
+        return answer.response(request)
+
+    setattr(send, _MARK, original)
+    return send
+
+
+def _patch(cls: type, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    original = cls.__dict__.get(name)
+    if original is None or not callable(original) or hasattr(original, _MARK):
+        return
+    setattr(cls, name, wrap(original))
+
+
+def _subclasses(cls: type) -> list[type]:
+    out: list[type] = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(c for c in _subclasses(sub) if c not in out)
+    return out
+
+
+def install() -> bool:
+    """Wrap the SDK's seams (idempotent); False, doing nothing, without ``openai``."""
+    try:
+        resources = importlib.import_module(COMPLETIONS_MODULE)
+        clients = importlib.import_module(CLIENT_MODULE)
+    except ImportError:
+        return False
+    with _lock:
+        for name in RESOURCE_CLASSES:
+            for method in METHODS:
+                _patch(getattr(resources, name), method, _wrap_method)
+        for name in CLIENT_CLASSES:
+            for cls in _subclasses(getattr(clients, name)):
+                _patch(cls, SEND, _wrap_send)
+    return True
