@@ -103,9 +103,13 @@ def _answer_prompts(self: Any, prompts: list[str]) -> list[list[str]]:
     answers: list[list[str]] = []
     if hooks is None:
         return answers
-    for prompt in prompts:
+    for i, prompt in enumerate(prompts):
         texts = hooks.completion(self, prompt)
         if texts is None:
+            # Once one runs for real (pinned live, or live after a divergence), all the
+            # rest do too: each is still asked, so it is counted as such.
+            for rest in prompts[i + 1 :]:
+                hooks.completion(self, rest)
             break
         answers.append(texts)
     return answers

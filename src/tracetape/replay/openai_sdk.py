@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
-import inspect
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -194,8 +193,9 @@ def _in_model_call() -> bool:
     return attrs.get(semconv.KIND) == kinds.LLM and not is_sdk_call(attrs)
 
 
-def _wrap_method(original: Callable[..., Any]) -> Callable[..., Any]:
-    if inspect.iscoroutinefunction(original):
+def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
+    # Told, not inspected: the SDK's decorators hide its methods' coroutine nature.
+    if aio:
 
         @functools.wraps(original)
         async def acreate(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -226,8 +226,8 @@ def _wrap_method(original: Callable[..., Any]) -> Callable[..., Any]:
     return create
 
 
-def _wrap_send(original: Callable[..., Any]) -> Callable[..., Any]:
-    if inspect.iscoroutinefunction(original):
+def _wrap_send(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
+    if aio:
 
         @functools.wraps(original)
         async def asend(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -272,10 +272,12 @@ def install() -> bool:
     except ImportError:
         return False
     with _lock:
-        for name in RESOURCE_CLASSES:
+        for name, aio in zip(RESOURCE_CLASSES, (False, True), strict=True):
+            wrap = functools.partial(_wrap_method, aio=aio)
             for method in METHODS:
-                _patch(getattr(resources, name), method, _wrap_method)
-        for name in CLIENT_CLASSES:
+                _patch(getattr(resources, name), method, wrap)
+        for name, aio in zip(CLIENT_CLASSES, (False, True), strict=True):
+            wrap = functools.partial(_wrap_send, aio=aio)
             for cls in _subclasses(getattr(clients, name)):
-                _patch(cls, SEND, _wrap_send)
+                _patch(cls, SEND, wrap)
     return True
