@@ -262,3 +262,29 @@ def test_an_async_graph_with_the_async_client_replays(recording, openai_server):
     assert openai_server.request_count == 2
     assert replay.output == recorded == {"question": "q", "answer": "one / two"}
     assert (replay.from_tape, replay.ran_live) == (2, 0)
+
+
+def test_without_instrument_the_replay_records_its_sdk_calls_itself(recording, openai_server):
+    trace_id, recorded = record_two(recording, openai_server)
+    uninstrument_openai()  # as on the command line: only the replay records
+
+    replay = recording.replay(trace_id, app=two_calls(sdk(openai_server)))
+
+    assert openai_server.request_count == 2
+    assert replay.output == recorded
+    recording.flush()
+
+    def calls(trace: str) -> list[tuple[Any, ...]]:
+        frame = recording.sql(
+            "select name, status, attributes->'tracetape.replay.input' as sent, "
+            "attributes->'tracetape.replay.output' as answer, "
+            "(select kind from spans p where p.span_id = s.parent_span_id) as parent "
+            "from spans s where trace_id = ? and kind = 'llm' order by start_time",
+            [trace],
+        )
+        return [tuple(row) for row in frame.itertuples(index=False)]
+
+    assert len(calls(trace_id)) == 2
+    assert calls(replay.trace_id) == calls(trace_id)
+    assert calls(replay.trace_id)[0][:2] == ("chat gpt-4o", "ok")
+    assert calls(replay.trace_id)[0][4] == "node"

@@ -33,7 +33,7 @@ from typing import Any, Final
 from tracetape.capture.openai.messages import as_dict
 from tracetape.capture.openai.request import REPLAY_FORMAT, given, wire_response_format
 from tracetape.errors import TracetapeError
-from tracetape.replay import _compat
+from tracetape.replay import _compat, openai_record
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import content_hash, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import current_capture_span
@@ -174,11 +174,8 @@ def chunks(completion: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 # -- the seams ---------------------------------------------------------------------------
-def _ask(kwargs: Mapping[str, Any]) -> Canned | None:
-    """The active player's recorded answer to this request, or None to send it."""
-    hooks = _compat.active.get()
-    if hooks is None:
-        return None
+def _ask(hooks: _compat.Hooks, kwargs: Mapping[str, Any]) -> Canned | None:
+    """The player's recorded answer to this request, or None to send it."""
     completion = hooks.chat_completion(kwargs)
     if completion is None:
         return None
@@ -193,18 +190,26 @@ def _in_model_call() -> bool:
     return attrs.get(semconv.KIND) == kinds.LLM and not is_sdk_call(attrs)
 
 
+def _hooks() -> _compat.Hooks | None:
+    hooks = _compat.active.get()
+    return None if hooks is None or _in_model_call() else hooks
+
+
 def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
     # Told, not inspected: the SDK's decorators hide its methods' coroutine nature.
     if aio:
 
         @functools.wraps(original)
         async def acreate(self: Any, *args: Any, **kwargs: Any) -> Any:
-            answer = None if _in_model_call() else _ask(kwargs)
-            if answer is None:
+            hooks = _hooks()
+            if hooks is None:
                 return await original(self, *args, **kwargs)
-            token = canned.set(answer)
+            token = canned.set(_ask(hooks, kwargs))
             try:
-                return await original(self, *args, **kwargs)
+                recorder = getattr(hooks, "recorder", None)
+                return await openai_record.arun(
+                    recorder, self, kwargs, lambda: original(self, *args, **kwargs)
+                )
             finally:
                 canned.reset(token)
 
@@ -213,12 +218,15 @@ def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
 
     @functools.wraps(original)
     def create(self: Any, *args: Any, **kwargs: Any) -> Any:
-        answer = None if _in_model_call() else _ask(kwargs)
-        if answer is None:
+        hooks = _hooks()
+        if hooks is None:
             return original(self, *args, **kwargs)
-        token = canned.set(answer)
+        token = canned.set(_ask(hooks, kwargs))
         try:
-            return original(self, *args, **kwargs)
+            recorder = getattr(hooks, "recorder", None)
+            return openai_record.run(
+                recorder, self, kwargs, lambda: original(self, *args, **kwargs)
+            )
         finally:
             canned.reset(token)
 

@@ -25,7 +25,7 @@ from tracetape.replay.recording import (
 from tracetape.replay.result import Divergence, ReplayDivergence, recorded_error
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import content_hash, dumps, to_jsonable
-from tracetape.spans.recorder import current_capture_span
+from tracetape.spans.recorder import Recorder, current_capture_span
 
 OnDivergence = Literal["stop", "live"]
 
@@ -57,9 +57,13 @@ class Player:
         live: Iterable[str] = (),
         on_divergence: OnDivergence = "stop",
         encode: Callable[[Any], str] | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         """``encode`` gives a live message's stored form as JSON text (capture's own,
-        cached encoding); by default it is serialised again here."""
+        cached encoding); by default it is serialised again here. ``recorder`` records
+        the re-run's raw ``openai`` SDK calls when capture does not (see
+        `openai_record`)."""
+        self.recorder = recorder
         if on_divergence not in ("stop", "live"):
             raise ValueError(f"on_divergence must be 'stop' or 'live', not {on_divergence!r}")
         self.recording = recording

@@ -123,7 +123,7 @@ def _session(
         recording = checkpoints.calls_from(recording, from_step)
     codec = _codec(source)
     encode = (lambda m: codec.encode(m).payload) if codec is not None else None
-    player = Player(recording, live, on_divergence, encode)
+    player = Player(recording, live, on_divergence, encode, source.recorder)
     from tracetape.replay.mark import RootMark  # LangChain's callbacks: LangChain apps only
 
     _compat.install()
