@@ -17,7 +17,7 @@ from langgraph.graph import END, START, StateGraph
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ParsedChatCompletion
 from pydantic import BaseModel
 
-from tests.fakes.openai_server import TEST_API_KEY, OpenAIServer, Reply, ToolCall
+from tests.fakes.openai_server import TEST_API_KEY, OpenAIServer, Reply, ToolCall, error
 from tests.fakes.openai_server import openai_server as openai_server
 from tracetape.capture.openai import instrument_openai, uninstrument_openai
 from tracetape.replay import ReplayDivergence
@@ -288,3 +288,31 @@ def test_without_instrument_the_replay_records_its_sdk_calls_itself(recording, o
     assert calls(replay.trace_id) == calls(trace_id)
     assert calls(replay.trace_id)[0][:2] == ("chat gpt-4o", "ok")
     assert calls(replay.trace_id)[0][4] == "node"
+
+
+def test_a_recorded_http_error_is_raised_again_as_the_sdk_s_own(recording, openai_server):
+    def node(client: openai.OpenAI) -> Any:
+        def ask(state: State) -> State:
+            try:
+                client.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": state["question"]}]
+                )
+            except openai.RateLimitError as exc:
+                SEEN.append(exc)
+                return {"answer": f"rate limited ({exc.status_code})"}
+            return {"answer": "answered"}
+
+        return graph(ask)
+
+    openai_server.script(error(429, "slow down", type="rate_limit_exceeded"))
+    recorded = node(sdk(openai_server)).invoke(
+        {"question": "q"}, config={"callbacks": [recording.langchain()]}
+    )
+    recording.flush()
+    trace_id = str(recording.traces().trace_id[0])
+
+    replay = recording.replay(trace_id, app=node(sdk(openai_server)))
+
+    assert openai_server.request_count == 1
+    assert replay.output == recorded == {"question": "q", "answer": "rate limited (429)"}
+    assert isinstance(SEEN[-1], openai.RateLimitError) and len(SEEN) == 2

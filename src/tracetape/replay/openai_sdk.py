@@ -28,6 +28,7 @@ import importlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from tracetape.capture.openai.messages import as_dict
@@ -52,16 +53,40 @@ _NOT_PARAMS: Final = frozenset(
 _lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A recorded SDK call the provider answered with an HTTP error: played back as that
+    error response, so the SDK raises its own exception class (``RateLimitError``, ...)."""
+
+    status: int
+    message: str
+    code: str | None = None
+
+    @classmethod
+    def of(cls, attributes: Mapping[str, Any], message: str) -> Failure | None:
+        """The failure a recorded span holds, if it failed with an HTTP status."""
+        status = attributes.get(semconv.HTTP_STATUS_CODE)
+        if not isinstance(status, int) or isinstance(status, bool) or status < 400:
+            return None
+        code = attributes.get(semconv.MODEL_ERROR_CODE)
+        return cls(status, message, str(code) if code else None)
+
+
 class Canned:
     """One recorded response, handed to the SDK in place of its HTTP exchange (once)."""
 
-    def __init__(self, completion: Mapping[str, Any], streamed: bool) -> None:
+    def __init__(self, completion: Mapping[str, Any] | Failure, streamed: bool) -> None:
         self.completion = completion
         self.streamed = streamed
         self.taken = False
 
     def body(self) -> tuple[bytes, str]:
         """The response body and its content type."""
+        if isinstance(self.completion, Failure):
+            error = {"message": self.completion.message, "type": self.completion.code}
+            return json.dumps({"error": {**error, "code": self.completion.code}}).encode(), (
+                "application/json"
+            )
         wire = wire_completion(self.completion)
         if not self.streamed:
             return json.dumps(wire).encode(), "application/json"
@@ -76,10 +101,13 @@ class Canned:
             )
         self.taken = True
         body, content_type = self.body()
+        headers = {"content-type": content_type}
+        status = 200
+        if isinstance(self.completion, Failure):
+            status = self.completion.status
+            headers["x-should-retry"] = "false"  # played back once, as it was recorded
         module = importlib.import_module(type(request).__module__.split(".")[0])
-        return module.Response(
-            200, headers={"content-type": content_type}, content=body, request=request
-        )
+        return module.Response(status, headers=headers, content=body, request=request)
 
 
 canned: contextvars.ContextVar[Canned | None] = contextvars.ContextVar(

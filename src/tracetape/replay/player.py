@@ -305,6 +305,10 @@ class Player:
         if call is None:
             self._live()
             return None
+        if call.error is not None and not call.outputs:
+            failure = openai_sdk.Failure.of(call.attributes, call.error[1])
+            if failure is not None:
+                return failure
         _raise_if_failed(call)
         return self.recording.answer(call.outputs[0])
 

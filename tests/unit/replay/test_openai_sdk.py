@@ -165,3 +165,14 @@ def test_an_answered_call_sends_nothing():
         _compat.active.reset(token)
     call = (answer.choices[0].message.tool_calls or [])[0]
     assert call.function.arguments == '{"a": 1, "b": 2}'  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_a_recorded_http_failure_is_played_back_as_that_error_response_once():
+    attrs = {semconv.HTTP_STATUS_CODE: 429, semconv.MODEL_ERROR_CODE: "rate_limit_exceeded"}
+    failure = openai_sdk.Failure.of(attrs, "slow down")
+    assert failure == openai_sdk.Failure(429, "slow down", "rate_limit_exceeded")
+    assert openai_sdk.Failure.of({}, "connection reset") is None
+    request = httpx2.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
+    response = openai_sdk.Canned(failure, streamed=True).response(request)
+    assert response.status_code == 429 and response.headers["x-should-retry"] == "false"
+    assert response.json()["error"]["message"] == "slow down"
