@@ -316,3 +316,41 @@ def test_a_recorded_http_error_is_raised_again_as_the_sdk_s_own(recording, opena
     assert openai_server.request_count == 1
     assert replay.output == recorded == {"question": "q", "answer": "rate limited (429)"}
     assert isinstance(SEEN[-1], openai.RateLimitError) and len(SEEN) == 2
+
+
+def test_a_graph_mixing_chat_openai_and_the_raw_client_replays_both(recording, openai_server):
+    def app(server: OpenAIServer) -> Any:
+        model = server.chat_model()
+        client = sdk(server)
+
+        def draft(state: State) -> State:
+            return {"answer": str(model.invoke(state["question"]).content)}
+
+        def polish(state: State) -> State:
+            with client.chat.completions.stream(
+                model="gpt-4o", messages=[{"role": "user", "content": f"Polish: {state['answer']}"}]
+            ) as stream:
+                final = stream.get_final_completion()
+            return {"answer": final.choices[0].message.content or ""}
+
+        builder = StateGraph(State)
+        builder.add_node("draft", draft)
+        builder.add_node("polish", polish)
+        builder.add_edge(START, "draft")
+        builder.add_edge("draft", "polish")
+        builder.add_edge("polish", END)
+        return builder.compile(name="mixed")
+
+    openai_server.script(Reply(content="paris"), Reply(content="Paris."))
+    recorded = app(openai_server).invoke(
+        {"question": "Capital of France?"}, config={"callbacks": [recording.langchain()]}
+    )
+    recording.flush()
+    trace_id = str(recording.traces().trace_id[0])
+    assert recorded["answer"] == "Paris."
+
+    replay = recording.replay(trace_id, app=app(openai_server))
+
+    assert openai_server.request_count == 2
+    assert replay.output == recorded
+    assert (replay.from_tape, replay.ran_live, replay.divergences) == (2, 0, [])
