@@ -176,3 +176,18 @@ def test_a_recorded_http_failure_is_played_back_as_that_error_response_once():
     response = openai_sdk.Canned(failure, streamed=True).response(request)
     assert response.status_code == 429 and response.headers["x-should-retry"] == "false"
     assert response.json()["error"]["message"] == "slow down"
+
+
+def test_replay_needs_no_openai_installed():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['openai'] = None\n"
+        "from tracetape.replay import _compat, openai_sdk, player\n"
+        "assert openai_sdk.install() is False\n"
+        "_compat.install()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.stdout.strip() == "ok", done.stderr
