@@ -162,3 +162,96 @@ def test_from_step_is_refused_for_a_llamaindex_app(tape):
     assert "RetrieverQueryEngine" in str(caught.value) and "without from_step" in str(caught.value)
     assert (llm.calls, embed.queries) == (1, 1)
     assert len(tape.traces()) == 1  # no replay was recorded
+
+
+def checkpoints_of(app: Any, config: Any = THREAD) -> tuple[str, int]:
+    """The head checkpoint id of a thread and how many checkpoints it holds."""
+    head = app.get_state(config).config["configurable"]["checkpoint_id"]
+    return head, len(list(app.get_state_history(config)))
+
+
+def replay_thread(tape: Any, trace_id: str) -> str:
+    """The one LangGraph thread a trace's spans ran on."""
+    frame = tape.sql(
+        "select distinct attributes->>'tracetape.langgraph.thread_id' as thread from spans "
+        "where trace_id = ? and attributes->>'tracetape.langgraph.thread_id' is not null",
+        [trace_id],
+    )
+    assert len(frame) == 1
+    return str(frame.thread[0])
+
+
+def next_turn(app: Any, server: Any, recorded: Any, head: tuple[str, int]) -> None:
+    """A real invoke on the user's thread goes on from the user's own last checkpoint."""
+    server.script(Reply(content="You are welcome."))
+    out = app.invoke({"messages": [("user", "thanks")]}, THREAD)
+    assert shape(out)[:-2] == shape(recorded)
+    assert [m.content for m in out["messages"][-2:]] == ["thanks", "You are welcome."]
+    history = list(app.get_state_history(THREAD))
+    assert len(history) == head[1] + 3  # input, __start__, model
+    assert history[2].parent_config["configurable"]["checkpoint_id"] == head[0]
+
+
+def test_a_replay_from_a_step_leaves_the_user_s_thread_alone(tape, openai_server):
+    script_three_steps(openai_server)
+    app = agent(openai_server.chat_model(), checkpointer=InMemorySaver())
+    trace_id, recorded = record(tape, app)
+    before = checkpoints_of(app)
+
+    replay = tape.replay(trace_id, app=app, from_step=2)
+
+    assert shape(replay.output) == shape(recorded)
+    assert (replay.from_tape, replay.ran_live, openai_server.request_count) == (5, 0, 3)
+    assert checkpoints_of(app) == before
+    # The replay ran on a thread of its own, which its trace names and the graph holds.
+    thread = replay_thread(tape, replay.trace_id)
+    assert thread.startswith("tracetape-replay-")
+    assert replay_thread(tape, trace_id) == "support-42"
+    own = app.get_state({"configurable": {"thread_id": thread}})
+    assert shape(own.values) == shape(recorded)
+    next_turn(app, openai_server, recorded, before)
+    assert openai_server.request_count == 4
+
+
+def test_a_whole_replay_of_a_second_run_leaves_the_user_s_thread_alone(tape, openai_server):
+    app = agent(openai_server.chat_model(), checkpointer=InMemorySaver())
+    script_three_steps(openai_server)
+    record(tape, app)
+    openai_server.script(Reply(content="You are welcome."))
+    second, recorded = record(tape, app)
+    before = checkpoints_of(app)
+
+    replay = tape.replay(second, app=app)
+
+    assert (replay.from_tape, replay.same_output) == (1, True)
+    assert shape(replay.output) == shape(recorded)
+    assert checkpoints_of(app) == before
+    assert replay_thread(tape, replay.trace_id).startswith("tracetape-replay-")
+    next_turn(app, openai_server, recorded, before)
+    assert openai_server.request_count == 5
+
+
+def test_an_async_replay_leaves_the_user_s_thread_alone(tape, openai_server):
+    app = agent(openai_server.chat_model(), aio=True, checkpointer=InMemorySaver())
+    callbacks = {**THREAD, "callbacks": [tape.langchain()]}
+    script_three_steps(openai_server)
+    asyncio.run(app.ainvoke(QUESTION, config=callbacks))
+    openai_server.script(Reply(content="You are welcome."))
+    recorded = asyncio.run(app.ainvoke({"messages": [("user", "thanks")]}, config=callbacks))
+    tape.flush()
+    first, second = reversed([str(t) for t in tape.traces().trace_id[:2]])
+    before = checkpoints_of(app)
+
+    stepped = asyncio.run(tape.areplay(first, app=app, from_step=2))
+    whole = asyncio.run(tape.areplay(second, app=app))
+
+    assert (stepped.from_tape, whole.from_tape, whole.same_output) == (5, 1, True)
+    assert checkpoints_of(app) == before
+    tape.flush()
+    threads = {replay_thread(tape, r.trace_id) for r in (stepped, whole)}
+    assert len(threads) == 2 and all(t.startswith("tracetape-replay-") for t in threads)
+    assert openai_server.request_count == 4
+    openai_server.script(Reply(content="Bye."))
+    out = asyncio.run(app.ainvoke({"messages": [("user", "bye")]}, THREAD))
+    assert shape(out)[:-2] == shape(recorded)
+    assert checkpoints_of(app)[1] == before[1] + 3
