@@ -104,13 +104,15 @@ def connect_waiting(path: Path, *, read_only: bool, timeout: float) -> duckdb.Du
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The tape's schema version, or None for a fresh (empty) file."""
+    # fetchall, never fetchone: DuckDB 2.0 keeps a half-fetched result open, and the
+    # connection's next statement then fails (ResourceInUseException).
     has_meta = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_meta' AND NOT temporary"
-    ).fetchone()
-    if not has_meta or not has_meta[0]:
+    ).fetchall()
+    if not has_meta or not has_meta[0][0]:
         return None
-    row = con.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else None
+    rows = con.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else None
 
 
 def refuse_newer(version: int | None) -> None:

@@ -111,11 +111,11 @@ class TapeSpanExporter(SpanExporter):
         """Write the environment again if a delete elsewhere removed it while we record."""
         if not self._environment_written:
             return
-        row = con.execute(
+        rows = con.execute(
             "SELECT count(*) FROM _environments WHERE environment_id = ?",
             [self.environment.get("environment_id")],
-        ).fetchone()
-        if row is not None and row[0] == 0:
+        ).fetchall()
+        if rows and rows[0][0] == 0:
             self._environment_written = False
 
     def after_fork(self) -> None:

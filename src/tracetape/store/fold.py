@@ -103,8 +103,8 @@ def _insert(
                     f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} "
                     f"WHERE {_NOT_DELETED}",
                     [fresh],
-                ).fetchone()
-                folded_spans += int(inserted[0]) if inserted else 0
+                ).fetchall()
+                folded_spans += int(inserted[0][0]) if inserted else 0
             else:
                 key = _KEYS[folder]
                 where = {

@@ -90,16 +90,16 @@ def _in_spool(tape_path: Path, column: str, ident: str) -> Target | None:
     glob = str(spool.spool_dir(tape_path) / "spans" / "*.parquet")
     con = duckdb.connect()
     try:
-        row = con.execute(
+        rows = con.execute(
             f"SELECT trace_id FROM read_parquet(?) WHERE {column} = ? LIMIT 1", [glob, ident]
-        ).fetchone()
+        ).fetchall()
     except duckdb.Error:
         return None  # a segment being quarantined: the views below decide
     finally:
         con.close()
-    if row is None:
+    if not rows:
         return None
-    return Target(str(row[0]), ident if column == "span_id" else None)
+    return Target(str(rows[0][0]), ident if column == "span_id" else None)
 
 
 def _live(column: str, ident: str) -> Target | None:
