@@ -12,6 +12,7 @@ TracetapeError
  ├── IntegrationMissingError    an extra (langchain, llamaindex, otlp, lineage) is not installed
  │   defined in tracetape.replay, where they carry what replay found:
  ├── ReplayDivergence           the re-run asked what the recording did not (.divergence, .replay)
+ ├── RecordedCallError          stands in for a recorded call's exception whose type is gone
  └── NotReplayableError         a trace or span replay cannot use (a payload not kept whole)
       └── CheckpointNotFoundError   from_step: the checkpointer no longer holds the thread
 ```

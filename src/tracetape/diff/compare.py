@@ -137,7 +137,7 @@ def _tool_names(definitions: Any) -> Any:
     return names
 
 
-def model_config(step: Step) -> dict[str, Any]:
+def model_settings(step: Step) -> dict[str, Any]:
     """A model call's identity and params as dotted keys (``params.temperature``)."""
     config = {name: _attr(step, key) for name, key in _MODEL_IDENTITY.items()}
     invocation = _attr(step, semconv.INVOCATION_PARAMS)
@@ -152,7 +152,7 @@ def model_config(step: Step) -> dict[str, Any]:
 
 
 def model_change(a: Step, b: Step) -> ModelChange | None:
-    fields = field_changes(model_config(a), model_config(b))
+    fields = field_changes(model_settings(a), model_settings(b))
     return ModelChange(name=a.name, fields=fields) if fields else None
 
 

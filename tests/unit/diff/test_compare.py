@@ -8,7 +8,7 @@ from tracetape.diff.causes import PromptChange, RetrieverChange
 from tracetape.diff.changes import FieldChange
 from tracetape.diff.compare import (
     document_ids,
-    model_config,
+    model_settings,
     rendering_implied,
     step_causes,
     step_effects,
@@ -46,7 +46,7 @@ def test_model_identity_is_not_repeated_among_its_params() -> None:
         },
     )  # fmt: skip
 
-    assert model_config(llm) == {
+    assert model_settings(llm) == {
         "request_model": "gpt-4o",
         "response_model": "gpt-4o-2024-08-06",
         "params.temperature": 0.2,
