@@ -108,6 +108,23 @@ def test_a_stream_never_read_ends_the_query_span_when_collected(tape, index, rec
     # (the fixture checks that no span was left open)
 
 
+def test_a_stream_collected_under_its_table_lock_ends_without_deadlock(tape, index, recording):
+    # GC may run the finalizer of an unread stream on a thread that holds the table's
+    # lock (inside RunTable.end): ending the query span takes that lock again.
+    llm = fakes.ScriptedToolLLM(script=["Sixteen hours a day."])
+    engine = index.as_query_engine(streaming=True, llm=llm, similarity_top_k=2)
+    response = engine.query(QUESTION)
+    lock = recording.span_handler.table._lock
+    with lock:
+        assert lock.acquire(blocking=False)  # reentrant: the same thread may take it
+        lock.release()
+        del response
+        gc.collect()
+    tape.flush()
+    root = tape.sql("select status from spans where parent_span_id is null")
+    assert root.status.tolist() == ["ok"]
+
+
 def test_a_stream_closed_early_ends_the_query_span_with_what_was_read(tape, index, recording):
     llm = fakes.ScriptedToolLLM(script=["Sixteen hours a day."])
     engine = index.as_query_engine(streaming=True, llm=llm, similarity_top_k=2)
@@ -218,3 +235,59 @@ def test_a_custom_llm_async_stream_is_one_model_call(tape, index, recording):
     llm_span = llm_row(tape)
     assert llm_span["status"] == "ok" and pd.isna(llm_span["incomplete"])
     assert json.loads(llm_span["output"])[0]["parts"][0]["content"] == text
+
+
+UNREAD_AT_EXIT = """
+import sys
+
+import tracetape
+from tests.fakes import llamaindex as fakes
+
+index = fakes.index()
+tape = tracetape.open(sys.argv[1])
+tracetape.instrument(tape)
+llm = fakes.ScriptedToolLLM(script=["Sixteen hours a day."])
+engine = index.as_query_engine(streaming=True, llm=llm, similarity_top_k=2)
+response = engine.query("How long do cats sleep?")
+print(len(response.source_nodes))  # the answer itself is never read
+"""
+
+
+def test_a_stream_still_unread_at_exit_ends_the_query_span_as_incomplete(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tracetape
+
+    root = Path(__file__).resolve().parents[2]
+    script = tmp_path / "unread_at_exit.py"
+    script.write_text(UNREAD_AT_EXIT)
+    path = tmp_path / "tape.duckdb"
+    done = subprocess.run(
+        [sys.executable, str(script), str(path)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root), "TRACETAPE_STRICT": "1"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "2"
+    tape = tracetape.open(path)
+    try:
+        traces = tape.traces()
+        assert len(traces) == 1
+        root_span = tape.sql(
+            "select name, end_time, status, "
+            "attributes->>'tracetape.incomplete' as incomplete "
+            "from spans where parent_span_id is null"
+        )
+        assert len(root_span) == 1
+        assert root_span.name[0].endswith(".query")
+        assert root_span.end_time.notna().all()
+        assert root_span.incomplete[0] == "true"
+        assert traces.name[0] == root_span.name[0]
+    finally:
+        tape.close()

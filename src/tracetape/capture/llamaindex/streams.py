@@ -5,11 +5,15 @@ model call only when the answer is first read, after every span of the query has
 closed. So the root span of such a query stays open: its ``response_gen`` is relayed,
 and while each token is read the query is LlamaIndex's active span again (its
 ``active_span_id``), so the model call nests under it. The root ends when the stream
-does: read to its end, closed or failed while read, or collected unread.
+does: read to its end, closed or failed while read, or collected unread. A stream
+still unread when the interpreter exits ends its root as incomplete, before the tape's
+own exit hooks write what is queued (see `_end_open_at_exit`).
 """
 
 from __future__ import annotations
 
+import atexit
+import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass, field
@@ -37,6 +41,8 @@ class _Read:
     error: BaseException | None = None
     ended: Callable[[], Any] | None = None
     """Ends the span once (a finalizer of the relay, so also when it is collected)."""
+    at_exit: bool = False
+    """Ended by the interpreter's exit, the stream not read to its end."""
 
     def end(self) -> None:
         if self.ended is not None:
@@ -46,6 +52,7 @@ class _Read:
         attempt("llamaindex.stream.end", self._close_span, None)
 
     def _close_span(self) -> None:
+        _open.pop(id(self), None)
         table = self.table
         run = table.runs.get(self.span_id)
         if run is None:
@@ -59,12 +66,40 @@ class _Read:
             run.span.set_attributes(attrs)
         if self.error is not None:
             table.fail(run, self.error)
+        if self.at_exit:
+            run.span.set_attribute(semconv.INCOMPLETE, True)
         # A model stream under it that was left unread never sends its end event.
         for sid, other in list(table.runs.items()):
             if other.root == self.span_id and other.awaiting_end and table.runs.pop(sid, None):
                 other.span.set_attribute(semconv.INCOMPLETE, True)
                 table.finish(other, ok=False, restore=False)
-        table.end(self.span_id, ok=self.error is None, restore=False)
+        table.end(self.span_id, ok=self.error is None and not self.at_exit, restore=False)
+
+
+_open: dict[int, _Read] = {}
+"""The streams whose root span is still open, by ``id`` of their `_Read`."""
+_hook_lock = threading.Lock()
+_hooked = False
+
+
+def _end_open_at_exit() -> None:
+    """End the root span of every stream still open, marked incomplete.
+
+    Registered when the first stream is kept open, so after the tape's exit hooks
+    (registered as ``tracetape`` is imported, before any tape records): atexit runs
+    hooks last in, first out, so the roots end before their spans are written.
+    """
+    for read in list(_open.values()):
+        read.at_exit = True
+        read.end()
+
+
+def _hook_exit() -> None:
+    global _hooked
+    with _hook_lock:
+        if not _hooked:
+            atexit.register(_end_open_at_exit)
+            _hooked = True
 
 
 def keep_open(table: RunTable, span_id: str, run: Run, result: Any) -> bool:
@@ -84,8 +119,10 @@ def keep_open(table: RunTable, span_id: str, run: Run, result: Any) -> bool:
         return False
     # A stream never started runs no ``finally``: it ends when it is collected.
     ended = weakref.finalize(relay, read.close_span)
-    ended.atexit = False
+    ended.atexit = False  # ended by `_end_open_at_exit`, ahead of the tape's hooks
     read.ended = ended
+    _open[id(read)] = read
+    _hook_exit()
     result.response_gen = relay
     table.release(run)
     return True
