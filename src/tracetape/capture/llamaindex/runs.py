@@ -60,7 +60,9 @@ class RunTable:
         self.recorder = recorder
         self.runs: dict[str, Run] = {}
         self.hidden: dict[str, str | None] = {}
-        self._lock = threading.Lock()
+        # Reentrant: a collected stream ends its query span from a GC finalizer, which may
+        # run on a thread already holding it (streams._Read.close_span -> end).
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self.runs)
