@@ -18,7 +18,13 @@ from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
 from tracetape.spans.redact import REDACTED, is_secret_key
 
 _MAX_ITEMS = 500
+"""Items of one list or map shown in a displayed value; a replay payload keeps them all
+(its size is capped whole, by the content store, which marks the span not replayable)."""
 _MAX_DEPTH = 4
+
+
+def _limit(payload: bool) -> int | None:
+    return None if payload else _MAX_ITEMS
 
 
 def _message_list(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str | None:
@@ -29,7 +35,7 @@ def _message_list(value: Any, codec: MessageCodec, depth: int, payload: bool) ->
         return None
     parts: list[str | None] = []
     found = False
-    for item in value[:_MAX_ITEMS]:  # pyright: ignore[reportUnknownVariableType]
+    for item in value[: _limit(payload)]:  # pyright: ignore[reportUnknownVariableType]
         if isinstance(item, BaseMessage):
             encoded = codec.encode(item)
             parts.append(encoded.payload if payload else encoded.display)
@@ -38,7 +44,7 @@ def _message_list(value: Any, codec: MessageCodec, depth: int, payload: bool) ->
             parts.append(None)
     if not found:
         return None
-    items: Sequence[Any] = value[:_MAX_ITEMS]  # pyright: ignore[reportUnknownVariableType]
+    items: Sequence[Any] = value[: _limit(payload)]  # pyright: ignore[reportUnknownVariableType]
     texts = [
         text if text is not None else _compose(item, codec, depth + 1, payload)
         for text, item in zip(parts, items, strict=True)
@@ -52,7 +58,7 @@ def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
         return encoded.payload if payload else encoded.display
     if depth < _MAX_DEPTH and isinstance(value, Mapping):
         parts: list[str] = []
-        for key, item in list(value.items())[:_MAX_ITEMS]:
+        for key, item in list(value.items())[: _limit(payload)]:
             name = str(key)
             if is_secret_key(name) and item not in (None, ""):
                 rendered = json.dumps(REDACTED)
