@@ -337,6 +337,25 @@ def test_an_agent_replays_its_model_and_tool_calls_from_the_tape(tape, recording
 
 @AGENT_WARNINGS[0]
 @AGENT_WARNINGS[1]
+def test_the_sync_replay_of_an_agent_works_inside_a_running_loop(tape, recording):
+    llm = fakes.ScriptedToolLLM(script=script())
+    trace_id, recorded = record_agent(tape, llm, streaming=False)
+
+    async def in_a_notebook() -> Replay:  # Jupyter runs cells inside its event loop
+        return tape.replay(trace_id, app=agent(llm, streaming=False))
+
+    replay = asyncio.run(in_a_notebook())
+
+    assert llm.calls == 2 and SIDE_EFFECTS == []  # answered from the tape
+    assert replay.output.response.content == recorded.response.content == "It is 5."
+    assert replay.divergences == []
+    tape.flush()
+    rows = tape.sql("select replay_of, n_llm from traces where trace_id = ?", [replay.trace_id])
+    assert rows.to_dict("records") == [{"replay_of": trace_id, "n_llm": 2}]
+
+
+@AGENT_WARNINGS[0]
+@AGENT_WARNINGS[1]
 def test_a_streaming_agent_gets_its_recorded_answer_as_one_chunk(tape, recording):
     llm = fakes.ScriptedToolLLM(script=["Cats sleep sixteen hours."])
     trace_id, recorded = record_agent(tape, llm, streaming=True)

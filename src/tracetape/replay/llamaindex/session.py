@@ -10,9 +10,11 @@ attached for the replay only.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import threading
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -205,6 +207,18 @@ async def _run(app: Any, entry: Entry) -> Any:
     return await app.run(**payloads.start_kwargs(entry.arguments))
 
 
+def _run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coro)``; when this thread already runs a loop (a Jupyter cell),
+    on a worker thread with a loop of its own, in a copy of this context (the player)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(1, thread_name_prefix="tracetape-replay") as pool:
+        return pool.submit(context.run, asyncio.run, coro).result()
+
+
 def replay(
     source: Source,
     trace_id: str,
@@ -213,11 +227,12 @@ def replay(
     on_divergence: OnDivergence = "stop",
 ) -> Replay:
     """Re-run a LlamaIndex ``app`` on the recorded input of ``trace_id``, answered from
-    the recording (a workflow or agent runs to completion on a new event loop)."""
+    the recording (a workflow or agent runs to completion on a new event loop: on a thread of its
+    own when this one already runs a loop, as in Jupyter)."""
     with _session(source, trace_id, live, on_divergence) as (recording, entry, player, mark):
         with _stopping(player, recording, mark):
             if entry.method == "run":
-                output = asyncio.run(_run(app, entry))
+                output = _run_to_end(_run(app, entry))
             else:
                 method = _SYNC_TWINS.get(entry.method, entry.method)
                 output = _read_out(_call(app, method, entry.arguments))
