@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 
 import openai
 import pytest
+from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ParsedChatCompletion
 from pydantic import BaseModel
@@ -354,3 +355,37 @@ def test_a_graph_mixing_chat_openai_and_the_raw_client_replays_both(recording, o
     assert openai_server.request_count == 2
     assert replay.output == recorded
     assert (replay.from_tape, replay.ran_live, replay.divergences) == (2, 0, [])
+
+
+def test_a_tool_answered_from_the_tape_skips_the_sdk_call_in_its_body(recording, openai_server):
+    client = sdk(openai_server)
+
+    @tool
+    def summarise(text: str) -> str:
+        """Summarise a text."""
+        SEEN.append(text)
+        answer = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": f"Summarise: {text}"}]
+        )
+        return answer.choices[0].message.content or ""
+
+    def ask(state: State) -> State:
+        return {"answer": summarise.invoke({"text": state["question"]})}
+
+    openai_server.script(Reply(content="short"), Reply(content="brief"))
+    recorded = graph(ask).invoke(
+        {"question": "long"}, config={"callbacks": [recording.langchain()]}
+    )
+    recording.flush()
+    trace_id = str(recording.traces().trace_id[0])
+
+    replay = recording.replay(trace_id, app=graph(ask))  # the tool answers; its body never runs
+
+    assert replay.output == recorded == {"question": "long", "answer": "short"}
+    assert (SEEN, openai_server.request_count, replay.divergences) == (["long"], 1, [])
+
+    live = recording.replay(trace_id, app=graph(ask), live=("summarise",))  # its body runs
+
+    assert live.output == recorded and SEEN == ["long", "long"]
+    assert openai_server.request_count == 1  # the body's SDK call is answered from the tape
+    assert (live.from_tape, live.ran_live) == (1, 1)

@@ -170,6 +170,7 @@ class Player:
                 if same(call):
                     del pending[i]
                     self.from_tape += 1
+                    self._drop_inside(call)
                     return call
             recorded, requested = describe(head)
             reason = (
@@ -192,6 +193,13 @@ class Player:
                 return None
             self.stopped = True
             raise ReplayDivergence(divergence)
+
+    def _drop_inside(self, answered: RecordedCall) -> None:
+        """Calls recorded inside one answered from the tape (a model call in a tool's
+        body) are never made again: they leave the pending calls."""
+        for kind, pending in self._pending.items():
+            if any(answered.span_id in call.inside for call in pending):
+                self._pending[kind] = [c for c in pending if answered.span_id not in c.inside]
 
     def _skip(self, kind: str, same: Callable[[RecordedCall], bool]) -> None:
         """A call that runs for real still takes its recorded place, when it has one."""

@@ -49,6 +49,9 @@ class RecordedCall:
     """(error type, message) when the recorded call raised."""
     step: int | None = None
     """The LangGraph step of the outermost graph node the call ran in, if any."""
+    inside: tuple[str, ...] = ()
+    """Span ids of the recorded calls this one ran inside (a model call in a tool's body):
+    an answer from the tape for any of them means this call is never made."""
 
     def overlaps(self, other: RecordedCall) -> bool:
         """Whether the two ran at the same time (parallel branches may swap order)."""
@@ -225,6 +228,27 @@ def _steps(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return steps
 
 
+def _inside(rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Span id -> the replayed calls among its ancestors (only calls that have any)."""
+    by_id = {str(r["span_id"]): r for r in rows}
+    found: dict[str, tuple[str, ...]] = {}
+    for row in rows:
+        if row["kind"] not in REPLAYED_KINDS:
+            continue
+        outer: list[str] = []
+        parent = row["parent_span_id"]
+        for _ in range(256):  # bounded, as in `_steps`
+            current = by_id.get(str(parent)) if parent else None
+            if current is None:
+                break
+            if current["kind"] in REPLAYED_KINDS:
+                outer.append(str(current["span_id"]))
+            parent = current["parent_span_id"]
+        if outer:
+            found[str(row["span_id"])] = tuple(outer)
+    return found
+
+
 def read(query: Query, trace_id: str) -> Recording:
     """The recording of ``trace_id`` (raises `NotFoundError`, `NotReplayableError`)."""
     rows = query(_READ, [trace_id]).to_pylist()
@@ -233,6 +257,7 @@ def read(query: Query, trace_id: str) -> Recording:
     root: dict[str, Any] | None = None
     calls: list[RecordedCall] = []
     steps = _steps(rows) if any(r["kind"] == kinds.NODE for r in rows) else {}
+    inside = _inside(rows)
     for row in rows:
         kind = str(row["kind"])
         if root is None and kind in _ROOT_KINDS and row["replay_input"]:
@@ -260,6 +285,7 @@ def read(query: Query, trace_id: str) -> Recording:
                 if row["status"] == "error"
                 else None,
                 step=steps.get(str(row["span_id"])),
+                inside=inside.get(str(row["span_id"]), ()),
             )
         )
     if root is None:
