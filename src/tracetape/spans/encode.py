@@ -277,7 +277,8 @@ def redacted_dumps(value: object) -> str:
 
     One C-speed ``json.dumps`` and one scan of the text, instead of a Python walk:
     credential shapes, ``"secret_name": "value"`` pairs and environment secrets are
-    replaced in the text. Anything unusual falls back to `to_jsonable`.
+    replaced in the text. Anything unusual, or a replacement that broke the JSON, falls
+    back to `to_jsonable`.
     """
     try:
         text = json.dumps(
@@ -285,7 +286,13 @@ def redacted_dumps(value: object) -> str:
         )
     except (TypeError, ValueError, RecursionError):
         return dumps(to_jsonable(value))
-    return _utf8(redact_text(text))
+    redacted = redact_text(text)
+    if redacted != text:  # rare: check that no replacement ran over JSON syntax
+        try:
+            json.loads(redacted)
+        except ValueError:  # e.g. ``"secret":123}`` read as one unquoted value
+            return dumps(to_jsonable(value))
+    return _utf8(redacted)
 
 
 def encode(value: object) -> str:

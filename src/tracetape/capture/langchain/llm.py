@@ -6,20 +6,20 @@ so that one failing loses only its own attributes.
 
 from __future__ import annotations
 
-import functools
-import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
+from tracetape._safety import attempt
 from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, limit, to_jsonable
 from tracetape.spans.recorder import Recorder
-from tracetape.spans.redact import redact_text
+from tracetape.spans.redact import REDACTED, is_secret_key, redact_text
 
 _PARAM_ATTRS = {
     "temperature": semconv.REQUEST_TEMPERATURE,
@@ -109,11 +109,90 @@ def _tool_definitions_json(tools: list[Any] | tuple[Any, ...]) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=256)
-def _redacted_config(text: str) -> str:
-    """A serialised model constructor, redacted once per distinct text (the same model
-    is called many times)."""
+# Every value under these keys (any case) is a credential or may carry one: HTTP
+# headers (Authorization, Ocp-Apim-Subscription-Key, X-Auth, ...), query parameters
+# (Google's ``key``) and cookies.
+_SECRET_CONTAINERS: Final = frozenset(
+    {"default_headers", "default_query", "extra_headers", "headers", "cookies"}
+)
+# The userinfo of a URL (``https://user:password@host``, ``https://token@host``).
+_URL_USERINFO: Final = re.compile(r"(?<=://)[^/\s@\"\\?#]+(?=@)")
+
+
+def _is_secret_node(value: Mapping[Any, Any]) -> bool:
+    """LangChain's ``{"lc": 1, "type": "secret", "id": [NAME]}``: the name of an
+    environment variable, never its value."""
+    ident = value.get("id")
+    return (
+        value.get("lc") == 1
+        and value.get("type") == "secret"
+        and len(value) == 3
+        and isinstance(ident, list)
+        and all(isinstance(part, str) for part in ident)  # pyright: ignore[reportUnknownVariableType]
+    )
+
+
+def _config_text(text: str) -> str:
+    if "@" in text and "://" in text:
+        text = _URL_USERINFO.sub(REDACTED, text)
     return redact_text(text)
+
+
+def _config_value(value: Any, secret: bool) -> Any:
+    """``value`` with its secrets replaced; ``secret``: under a header/query/cookie key."""
+    if isinstance(value, Mapping):
+        if _is_secret_node(value):  # pyright: ignore[reportUnknownArgumentType]
+            return dict(value)  # pyright: ignore[reportUnknownArgumentType]
+        out: dict[str, Any] = {}
+        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+            name = str(key)  # pyright: ignore[reportUnknownArgumentType]
+            keep = isinstance(item, Mapping) and _is_secret_node(item)  # pyright: ignore[reportUnknownArgumentType]
+            if not keep and is_secret_key(name) and item not in (None, ""):
+                out[_config_text(name)] = REDACTED
+            else:
+                hidden = secret or name.lower() in _SECRET_CONTAINERS
+                out[_config_text(name)] = _config_value(item, hidden)
+        return out
+    if isinstance(value, list | tuple):
+        return [_config_value(item, secret) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    if value is None:
+        return None
+    if secret:
+        return REDACTED
+    if isinstance(value, str):
+        return _config_text(value)
+    if isinstance(value, bool | int | float):
+        return value
+    return to_jsonable(value)  # not JSON (dumpd passed it through): redacted by its walk
+
+
+def _hide_headers(value: Any, secret: bool) -> Any:
+    """JSON-safe ``value`` (already redacted by `to_jsonable`) with every header, query
+    parameter and cookie value replaced too (``model_kwargs={"extra_headers": ...}``)."""
+    if isinstance(value, dict):
+        return {
+            key: _hide_headers(item, secret or key.lower() in _SECRET_CONTAINERS)
+            for key, item in value.items()  # pyright: ignore[reportUnknownVariableType]
+        }
+    if isinstance(value, list):
+        return [_hide_headers(item, secret) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    return REDACTED if secret and value is not None else value
+
+
+def model_config(serialized: Mapping[str, Any]) -> str:
+    """A serialised model constructor (LangChain's ``dumpd``) as JSON, redacted by its
+    structure: LangChain's secret nodes are kept (they name environment variables); the
+    value of every secret-named key and every header, query parameter and cookie is
+    replaced whole; URL credentials and credential-shaped text in other strings are
+    replaced. Not cached: a secret added to the environment counts at once."""
+    return dumps(_config_value(serialized, False))
+
+
+def _config_attributes(serialized: Mapping[str, Any] | None, recorder: Recorder) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if serialized and serialized.get("type") == "constructor":  # not "not_implemented"
+        recorder.display_json(semconv.MODEL_CONFIG, model_config(serialized), attrs)
+    return attrs
 
 
 def request_attributes(
@@ -158,10 +237,8 @@ def request_attributes(
     response_format = _response_format(params.get("response_format"))
     if response_format:
         clean["response_format"] = response_format
-    recorder.display(semconv.INVOCATION_PARAMS, to_jsonable(clean), attrs)
-    if serialized and serialized.get("type") == "constructor":  # not "not_implemented"
-        text = json.dumps(serialized, separators=(",", ":"), default=repr)
-        recorder.display_json(semconv.MODEL_CONFIG, _redacted_config(text), attrs)
+    recorder.display(semconv.INVOCATION_PARAMS, _hide_headers(to_jsonable(clean), False), attrs)
+    attrs.update(attempt("llm.config", lambda: _config_attributes(serialized, recorder), {}))
     tools = params.get("tools") or params.get("functions")
     if isinstance(tools, list | tuple) and tools:
         recorder.display_json(semconv.TOOL_DEFINITIONS, _tool_definitions_json(tools), attrs)
