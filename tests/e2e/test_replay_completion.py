@@ -7,10 +7,12 @@ that reach it, so a replay that never does leaves the count at 0.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any, TypedDict
 
 import pytest
 from langchain_core.language_models import FakeListLLM
+from langchain_core.outputs import GenerationChunk
 from langchain_core.prompts import PromptTemplate
 from langgraph.graph import END, START, StateGraph
 
@@ -31,6 +33,14 @@ class CountingLLM(FakeListLLM):
     async def _acall(self, prompt: str, *args: Any, **kwargs: Any) -> str:
         self.calls += 1
         return await super()._acall(prompt, *args, **kwargs)
+
+
+class StreamingLLM(CountingLLM):
+    """``CountingLLM`` that streams its answer in words (implements ``_stream``)."""
+
+    def _stream(self, prompt: str, *args: Any, **kwargs: Any) -> Iterator[GenerationChunk]:
+        for i, word in enumerate(self._call(prompt, *args, **kwargs).split(" ")):
+            yield GenerationChunk(text=word if i == 0 else f" {word}")
 
 
 class State(TypedDict, total=False):
@@ -131,3 +141,28 @@ def test_live_llm_calls_the_model(tape):
     assert llm.calls == 3
     assert replay.output["answer"] == "Paris"
     assert (replay.from_tape, replay.ran_live) == (0, 3)
+
+
+def test_a_streaming_completion_model_is_played_back(tape):
+    def app(llm: StreamingLLM) -> Any:
+        def ask(state: State) -> State:
+            return {"answer": "|".join(llm.stream(state["question"]))}
+
+        builder = StateGraph(State)
+        builder.add_node("ask", ask)
+        builder.add_edge(START, "ask")
+        builder.add_edge("ask", END)
+        return builder.compile(name="streaming")
+
+    llm = StreamingLLM(responses=["Paris it is"])
+    recorded = app(llm).invoke(QUESTION, {"callbacks": [tape.langchain()]})
+    assert (recorded["answer"], llm.calls) == ("Paris| it| is", 1)
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+    llm = StreamingLLM(responses=["Paris it is"])
+
+    replay = tape.replay(trace_id, app=app(llm))
+
+    assert llm.calls == 0
+    assert replay.output["answer"] == "Paris it is"  # played back in one chunk
+    assert (replay.from_tape, replay.divergences) == (1, [])

@@ -14,6 +14,9 @@ a test in ``tests/unit/replay/test_compat.py`` that fails when LangChain changes
 - ``BaseLLM._generate_helper`` / ``_agenerate_helper``: where a completion model's
   prompts turn into a provider request, after ``on_llm_start`` (one run per prompt);
   its tail (``on_llm_end`` per prompt, ``LLMResult.run``) is done here for answers.
+- ``BaseLLM.stream`` / ``astream``: they call ``_stream`` directly (no ``_should_stream``
+  here); during playback they yield the answer of ``invoke`` as one chunk, as they do
+  for a model that does not stream.
 - ``BaseTool._run`` / ``_arun`` and ``BaseRetriever._get_relevant_documents`` /
   ``_aget_relevant_documents``: the tool's and retriever's own bodies, overridden by
   every subclass, so each class's own definition is wrapped.
@@ -184,6 +187,34 @@ def _wrap_agenerate_helper(original: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _wrap_llm_stream(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        hooks = active.get()
+        if hooks is not None and not hooks.stream_allowed():
+            # As for a model that does not stream: one chunk, the whole answer.
+            yield self.invoke(input, config=config, **kwargs)
+            return
+        yield from original(self, input, config, **kwargs)
+
+    setattr(wrapper, _MARK, original)
+    return wrapper
+
+
+def _wrap_llm_astream(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def wrapper(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        hooks = active.get()
+        if hooks is not None and not hooks.stream_allowed():
+            yield await self.ainvoke(input, config=config, **kwargs)
+            return
+        async for chunk in original(self, input, config, **kwargs):
+            yield chunk
+
+    setattr(wrapper, _MARK, original)
+    return wrapper
+
+
 Ask = Callable[[Hooks, Any], "tuple[Any] | None"]
 
 
@@ -271,6 +302,8 @@ def install() -> None:
         _patch(BaseChatModel, "_should_stream", _wrap_should_stream)
         _patch(BaseLLM, "_generate_helper", _wrap_generate_helper)
         _patch(BaseLLM, "_agenerate_helper", _wrap_agenerate_helper)
+        _patch(BaseLLM, "stream", _wrap_llm_stream)
+        _patch(BaseLLM, "astream", _wrap_llm_astream)
         body = functools.partial(_wrap_body, ask=_ask_tool)
         for cls in _subclasses(BaseTool):
             _patch(cls, "_run", body)

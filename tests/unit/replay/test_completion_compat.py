@@ -42,3 +42,10 @@ def test_a_prompt_answered_by_the_hooks_never_reaches_the_model():
         _compat.active.reset(token)
     assert asked == ["one", "a", "b"]
     assert llm.invoke("two") == "real"  # idle: straight through
+
+
+def test_stream_calls_the_model_s_own_stream_without_asking_whether_to():
+    _compat.install()
+    for name, body in (("stream", "self._stream("), ("astream", "self._astream(")):
+        source = inspect.getsource(getattr(BaseLLM, name).__tracetape_replay_original__)
+        assert body in source and "_should_stream" not in source
