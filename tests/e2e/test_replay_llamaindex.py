@@ -64,6 +64,7 @@ def test_a_query_engine_replays_without_model_or_embeddings(tape, index, embed, 
     assert str(replay.output).startswith("answer to: Context information is below.")
     assert sources(replay.output) == sources(recorded)
     assert replay.divergences == []
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (2, 0, True)
     tape.flush()
     row = tape.sql(
         "select replay_of, n_llm, n_retriever from traces where trace_id = ?", [replay.trace_id]
@@ -119,6 +120,7 @@ def test_live_model_sends_the_new_prompt_and_retrieval_stays_on_tape(tape, index
     assert llm.calls == 2
     assert embed.queries == 1  # retrieval answered from the tape
     assert str(replay.output).startswith("answer to: Answer tersely.")
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (1, 1, False)
     assert sources(replay.output) == sources(recorded)
     tape.flush()
     sent = tape.sql(
@@ -257,6 +259,7 @@ def test_a_chat_engine_replays(tape, index, embed, recording):
 
     assert (llm.calls, embed.queries) == (1, 1)
     assert replay.output.response == recorded.response
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (2, 0, True)
     assert sources(replay.output) == sources(recorded)
     assert [m.content for m in fresh.chat_history] == [QUESTION, recorded.response]
 
@@ -385,6 +388,7 @@ def test_a_tool_named_in_live_runs_for_real(tape, recording):
     assert SIDE_EFFECTS == ["add 2 3"]
     assert llm.calls == 2
     assert replay.output.response.content == "It is 5."
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (2, 1, None)
 
 
 @AGENT_WARNINGS[0]

@@ -71,6 +71,7 @@ class LlamaIndexPlayer(Player):
     def answer_model(self, llm: Any, call: ModelCall) -> Any | None:
         """The recorded response to this model request, or None to call the model."""
         if self._live_kind(kinds.LLM):
+            self._live()
             return None
         digest, request = calls.model_request(call)
         params = calls.model_params(llm, call, self.recorder)
@@ -94,6 +95,7 @@ class LlamaIndexPlayer(Player):
 
         recorded = self._take(kinds.LLM, same, describe, runs_live=True)
         if recorded is None:
+            self._live()
             return None
         response = self._answer(recorded)
         return payloads.as_chunk(response) if call.stream else response
@@ -101,6 +103,7 @@ class LlamaIndexPlayer(Player):
     def answer_retriever(self, retriever: Any, query_bundle: Any) -> tuple[Any] | None:
         """The recorded nodes for this retrieval (a 1-tuple), or None to retrieve."""
         if self._live_kind(kinds.RETRIEVER):
+            self._live()
             return None
         asked = calls.retriever_config(retriever, query_bundle, self.recorder)
         key = canonical(asked)
@@ -117,6 +120,7 @@ class LlamaIndexPlayer(Player):
 
         recorded = self._take(kinds.RETRIEVER, same, describe, runs_live=True)
         if recorded is None:
+            self._live()
             return None
         return (self._answer(recorded),)
 
@@ -133,6 +137,7 @@ class LlamaIndexPlayer(Player):
 
         if kinds.TOOL in self.live or asked.name in self.live:
             self._skip(kinds.TOOL, same)
+            self._live()
             return None
 
         def describe(recorded: RecordedCall | None) -> tuple[list[str], list[str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import json
 import threading
 from collections.abc import AsyncGenerator, Coroutine, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,16 +40,45 @@ _STREAMED_CHATS = frozenset({"stream_chat", "astream_chat"})
 
 @dataclass(frozen=True)
 class Entry:
-    """The recorded root call: its method name and its arguments, revived."""
+    """The recorded root call: its method name and its arguments, revived; the answer
+    text it gave, when kept (a query or chat engine's)."""
 
     method: str
     arguments: dict[str, Any]
+    answer: str | None = None
+
+
+def _recorded_answer(output: Any) -> str | None:
+    """The response text of a query or chat engine's recorded output, if kept whole."""
+    if not isinstance(output, str):
+        return None
+    try:
+        value = json.loads(output)
+    except ValueError:
+        return None
+    text = value.get("response") if isinstance(value, dict) else None
+    return text if isinstance(text, str) else None
+
+
+def _cut(truncated: Any) -> bool:
+    """Whether the span's output was truncated (``tracetape.truncated`` lists it)."""
+    try:
+        keys = json.loads(truncated) if isinstance(truncated, str) else ()
+    except ValueError:
+        return True
+    return isinstance(keys, list) and semconv.OUTPUT in keys
 
 
 def _entry(source: Source, recording: Recording) -> Entry:
     rows = source.query(
-        "SELECT name, attributes->>? AS li FROM spans WHERE span_id = ? AND trace_id = ?",
-        [semconv.LLAMAINDEX_SPAN_ID, recording.root_span_id, recording.trace_id],
+        "SELECT name, attributes->>? AS li, output, attributes->>? AS truncated FROM spans "
+        "WHERE span_id = ? AND trace_id = ?",
+        [
+            semconv.LLAMAINDEX_SPAN_ID,
+            semconv.TRUNCATED,
+            recording.root_span_id,
+            recording.trace_id,
+        ],
     ).to_pylist()
     if not rows or not rows[0]["li"]:
         raise NotReplayableError(
@@ -57,7 +87,8 @@ def _entry(source: Source, recording: Recording) -> Entry:
         )
     method = str(rows[0]["name"]).rsplit(".", 1)[-1]
     refuse_unrecorded_stream(method, recording)
-    return Entry(method, payloads.arguments(recording.root_input))
+    answer = None if _cut(rows[0]["truncated"]) else _recorded_answer(rows[0]["output"])
+    return Entry(method, payloads.arguments(recording.root_input), answer)
 
 
 def refuse_unrecorded_stream(method: str, recording: Recording) -> None:
@@ -136,8 +167,41 @@ def _session(
             pair.detach()
 
 
+def _result(
+    player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark, output: Any = None
+) -> Replay:
+    return Replay(
+        output,
+        mark.trace_id,
+        recording.trace_id,
+        player.divergences,
+        from_tape=player.from_tape,
+        ran_live=player.ran_live,
+    )
+
+
 def _partial(player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark) -> Replay:
-    return Replay(None, mark.trace_id, recording.trace_id, player.divergences)
+    return _result(player, recording, mark)
+
+
+def _answer(output: Any) -> str | None:
+    """The response text of a query or chat engine's output (a streamed one read out)."""
+    from llama_index.core.base.response.schema import AsyncStreamingResponse, StreamingResponse
+
+    if isinstance(output, StreamingResponse | AsyncStreamingResponse):
+        text: Any = output.response_txt
+    else:
+        text = getattr(output, "response", None)
+    return text if isinstance(text, str) else None
+
+
+def _same_output(entry: Entry, output: Any) -> bool | None:
+    """Whether a query or chat engine answered the recorded text (None for a workflow,
+    a streamed chat, or a recording that kept no answer)."""
+    if entry.answer is None or entry.method == "run" or entry.method in _STREAMED_CHATS:
+        return None
+    now = _answer(output)
+    return None if now is None else now == entry.answer
 
 
 @contextmanager
@@ -158,9 +222,10 @@ def _stopping(player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark) 
 
 
 def _finish(
-    player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark, output: Any
+    player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark, entry: Entry, output: Any
 ) -> Replay:
-    result = Replay(output, mark.trace_id, recording.trace_id, player.divergences)
+    result = _result(player, recording, mark, output)
+    result.same_output = _same_output(entry, output)
     try:
         player.finish()
     except ReplayDivergence as exc:
@@ -236,7 +301,7 @@ def replay(
             else:
                 method = _SYNC_TWINS.get(entry.method, entry.method)
                 output = _read_out(_call(app, method, entry.arguments))
-        return _finish(player, recording, mark, output)
+        return _finish(player, recording, mark, entry, output)
 
 
 async def areplay(
@@ -254,4 +319,4 @@ async def areplay(
             else:
                 method = _ASYNC_TWINS.get(entry.method, entry.method)
                 output = await _aread_out(await _call(app, method, entry.arguments))
-        return _finish(player, recording, mark, output)
+        return _finish(player, recording, mark, entry, output)
