@@ -84,7 +84,7 @@ def test_each_run_on_a_thread_resumes_from_its_own_checkpoints(tape, openai_serv
     second, _ = record(tape, app)  # the same thread goes on: input 6, start 7, model 8
     assert first != second and [s[2] for s in steps(tape, second)] == [8]
 
-    for _ in range(2):  # the first replay's fork holds the same step numbers
+    for _ in range(2):  # each replay runs on a new thread; the recorded one is unchanged
         replay = tape.replay(first, app=app, from_step=5)
         assert shape(replay.output) == shape(recorded)
         assert replay.from_tape == 1

@@ -1,17 +1,24 @@
-"""Replay from a LangGraph step: fork the recorded thread where that step started.
+"""Replay from a LangGraph step, or a whole run, on a new thread: never the recorded one.
 
 A graph with a checkpointer saves a checkpoint after every step; the one whose
 metadata says step ``N - 1`` holds the state step ``N`` ran on, and its ``next`` the
-nodes that ran then. Invoking the graph with that checkpoint's config forks the thread
-there (LangGraph's own time travel): the steps before ``N`` are not run again, the steps
-from ``N`` on are, with their calls answered from the recording. The thread comes from
-the recording (node spans record it) and the checkpoint from the graph's own history,
-taken among those saved while the recorded run ran (a thread holds every run on it, and
-the forks of earlier replays).
+nodes that ran then. The thread comes from the recording (node spans record it) and the
+checkpoint from the graph's own history, taken among those saved while the recorded run
+ran (a thread holds every run on it).
 
-A whole replay of a graph with a checkpointer starts from the state the recorded run
-started from (the parent of its input checkpoint) where the checkpointer still holds it,
-else on a new thread of its own: never on top of what the thread holds now.
+That checkpoint is copied, as the checkpointer holds it (values, versions, metadata;
+not its pending writes, so step ``N`` runs again), to a new thread
+``tracetape-replay-<hex>``, and the graph resumes there: the steps before ``N`` are not
+run again, the steps from ``N`` on are, with their calls answered from the recording.
+The recorded thread is only read: its head and history stay as they were, so the user's
+next ``invoke`` on it goes on from their own state. The replay's spans record the new
+thread (``tracetape.langgraph.thread_id``), where its checkpoints can be inspected.
+
+A whole replay of a graph with a checkpointer starts, the same way, from a copy of the
+state the recorded run started from (the parent of its input checkpoint), or on a new
+empty thread when the run started its thread or the checkpointer no longer holds it.
+
+Checkpoints are matched to the recorded run by time (capture records no checkpoint ids).
 """
 
 from __future__ import annotations
@@ -72,8 +79,9 @@ def _step(snapshot: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _fork(history: Sequence[Any], recording: Recording, step: int, config: Any) -> Any:
-    """``config`` with the checkpoint step ``step`` started from (raises if none)."""
+def _fork(history: Sequence[Any], recording: Recording, step: int) -> Any:
+    """The config of the checkpoint step ``step`` of the recorded run started from
+    (raises if none)."""
     thread = recording.thread_id
     if not history:
         raise CheckpointNotFoundError(
@@ -93,14 +101,18 @@ def _fork(history: Sequence[Any], recording: Recording, step: int, config: Any) 
             f"{recording.trace_id} started from (the recorded run has {known})"
         )
     # The oldest one: the recorded run's own (the history is newest first).
-    return _with(config, before[-1].config)
+    return before[-1].config
 
 
-def _with(config: Any, checkpoint: Any) -> Any:
-    given = dict(config)
-    own = dict((checkpoint or {}).get("configurable") or {})
-    given["configurable"] = {**(given.get("configurable") or {}), **own}
-    return given
+def _start(history: Sequence[Any], recording: Recording) -> Any:
+    """The config of the checkpoint the recorded run started from (the parent of its
+    input checkpoint), or None when it started a thread or the thread is gone."""
+    runs = [
+        s
+        for s in history
+        if _during(s, recording) and (getattr(s, "metadata", None) or {}).get("source") == "input"
+    ]
+    return getattr(runs[-1], "parent_config", None) if runs else None
 
 
 def _checkpointed(app: Any) -> bool:
@@ -108,48 +120,94 @@ def _checkpointed(app: Any) -> bool:
     return saver is not None and not isinstance(saver, bool)
 
 
-def _start(history: Sequence[Any], recording: Recording, config: Any) -> Any:
-    runs = [
-        s
-        for s in history
-        if _during(s, recording) and (getattr(s, "metadata", None) or {}).get("source") == "input"
-    ]
-    parent = getattr(runs[-1], "parent_config", None) if runs else None
-    if parent:
-        return _with(config, parent)
-    return _with(config, {"configurable": {"thread_id": f"tracetape-replay-{uuid.uuid4().hex}"}})
+def _on(config: Any, thread: dict[str, Any]) -> Any:
+    """``config`` run on ``thread`` (a copy: the caller's config is not changed)."""
+    given = dict(config)
+    own = {
+        k: v
+        for k, v in (given.get("configurable") or {}).items()
+        if k not in ("checkpoint_id", "checkpoint_ns")
+    }
+    given["configurable"] = {**own, "thread_id": thread["configurable"]["thread_id"]}
+    return given
+
+
+def _new_thread() -> dict[str, Any]:
+    return {
+        "configurable": {"thread_id": f"tracetape-replay-{uuid.uuid4().hex}", "checkpoint_ns": ""}
+    }
+
+
+def _missing(source: Any, recording: Recording) -> CheckpointNotFoundError:
+    ident = (source.get("configurable") or {}).get("checkpoint_id")
+    return CheckpointNotFoundError(
+        f"the graph's checkpointer no longer holds checkpoint {ident!r} of thread "
+        f"{recording.thread_id!r} (recorded by trace {recording.trace_id})"
+    )
+
+
+def _copy(saver: Any, source: Any, recording: Recording) -> dict[str, Any]:
+    """A new thread holding a copy of the checkpoint ``source`` names (a new empty
+    thread when ``source`` is None). Its pending writes are not copied: the step after
+    it runs again. The recorded thread is only read."""
+    thread = _new_thread()
+    if source is None:
+        return thread
+    saved = saver.get_tuple(source)
+    if saved is None:
+        raise _missing(source, recording)
+    saver.put(thread, saved.checkpoint, saved.metadata, saved.checkpoint["channel_versions"])
+    return thread
+
+
+async def _acopy(saver: Any, source: Any, recording: Recording) -> dict[str, Any]:
+    """`_copy` through the checkpointer's async methods."""
+    thread = _new_thread()
+    if source is None:
+        return thread
+    saved = await saver.aget_tuple(source)
+    if saved is None:
+        raise _missing(source, recording)
+    await saver.aput(thread, saved.checkpoint, saved.metadata, saved.checkpoint["channel_versions"])
+    return thread
+
+
+def _recorded(recording: Recording) -> dict[str, Any]:
+    return {"configurable": {"thread_id": recording.thread_id}}
 
 
 def start(app: Any, recording: Recording, config: Any) -> Any:
     """The config a whole replay of ``app`` runs with: for a graph with a checkpointer,
-    the recorded run's starting state, or a new thread."""
+    a new thread holding the state the recorded run started from (or none)."""
     if not _checkpointed(app):
         return config
     history: list[Any] = []
     if recording.thread_id is not None:
-        history = list(app.get_state_history({"configurable": {"thread_id": recording.thread_id}}))
-    return _start(history, recording, config)
+        history = list(app.get_state_history(_recorded(recording)))
+    return _on(config, _copy(app.checkpointer, _start(history, recording), recording))
 
 
 async def astart(app: Any, recording: Recording, config: Any) -> Any:
-    """`start` through the graph's async history."""
+    """`start` through the graph's async history and checkpointer."""
     if not _checkpointed(app):
         return config
     history: list[Any] = []
     if recording.thread_id is not None:
-        thread = {"configurable": {"thread_id": recording.thread_id}}
-        history = [s async for s in app.aget_state_history(thread)]
-    return _start(history, recording, config)
+        history = [s async for s in app.aget_state_history(_recorded(recording))]
+    source = _start(history, recording)
+    return _on(config, await _acopy(app.checkpointer, source, recording))
 
 
 def fork(app: Any, recording: Recording, step: int, config: Any) -> Any:
-    """The config that resumes ``app`` at the start of ``step`` of the recorded run."""
+    """The config that resumes ``app`` at the start of ``step`` of the recorded run: on
+    a new thread holding a copy of the checkpoint that step started from."""
     thread = _thread(app, recording, step)
     try:
         history = list(app.get_state_history(thread))
     except ValueError as exc:  # LangGraph's "No checkpointer set"
         raise NotReplayableError(f"from_step needs a graph with a checkpointer: {exc}") from exc
-    return _fork(history, recording, step, config)
+    source = _fork(history, recording, step)
+    return _on(config, _copy(app.checkpointer, source, recording))
 
 
 async def afork(app: Any, recording: Recording, step: int, config: Any) -> Any:
@@ -159,4 +217,5 @@ async def afork(app: Any, recording: Recording, step: int, config: Any) -> Any:
         history = [s async for s in app.aget_state_history(thread)]
     except ValueError as exc:
         raise NotReplayableError(f"from_step needs a graph with a checkpointer: {exc}") from exc
-    return _fork(history, recording, step, config)
+    source = _fork(history, recording, step)
+    return _on(config, await _acopy(app.checkpointer, source, recording))
