@@ -389,3 +389,28 @@ def test_a_tool_answered_from_the_tape_skips_the_sdk_call_in_its_body(recording,
     assert live.output == recorded and SEEN == ["long", "long"]
     assert openai_server.request_count == 1  # the body's SDK call is answered from the tape
     assert (live.from_tape, live.ran_live) == (1, 1)
+
+
+def test_with_raw_response_replays_the_recorded_body(recording, openai_server):
+    def node(client: openai.OpenAI) -> Any:
+        def ask(state: State) -> State:
+            raw = client.chat.completions.with_raw_response.create(
+                model="gpt-4o", messages=[{"role": "user", "content": state["question"]}]
+            )
+            SEEN.append(raw.http_response.status_code)
+            return {"answer": raw.parse().choices[0].message.content or ""}
+
+        return graph(ask)
+
+    openai_server.script(Reply(content="raw answer"))
+    recorded = node(sdk(openai_server)).invoke(
+        {"question": "q"}, config={"callbacks": [recording.langchain()]}
+    )
+    recording.flush()
+    trace_id = str(recording.traces().trace_id[0])
+
+    replay = recording.replay(trace_id, app=node(sdk(openai_server)))
+
+    assert openai_server.request_count == 1
+    assert replay.output == recorded == {"question": "q", "answer": "raw answer"}
+    assert SEEN == [200, 200]
