@@ -414,3 +414,35 @@ def test_with_raw_response_replays_the_recorded_body(recording, openai_server):
     assert openai_server.request_count == 1
     assert replay.output == recorded == {"question": "q", "answer": "raw answer"}
     assert SEEN == [200, 200]
+
+
+def test_concurrent_async_calls_get_their_own_recorded_answers(recording, openai_server):
+    def node(client: openai.AsyncOpenAI) -> Any:
+        async def one(topic: str) -> str:
+            answer = await client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": f"About {topic}"}]
+            )
+            return f"{topic}={answer.choices[0].message.content}"
+
+        async def ask(state: State) -> State:
+            answers = await asyncio.gather(*(one(t) for t in ("a", "b", "c")))
+            return {"answer": ",".join(answers)}
+
+        return graph(ask)
+
+    openai_server.script(Reply(content="1"), Reply(content="2"), Reply(content="3"))
+
+    async def run() -> tuple[Any, Any]:
+        recorded = await node(asdk(openai_server)).ainvoke(
+            {"question": "q"}, config={"callbacks": [recording.langchain()]}
+        )
+        recording.flush()
+        trace_id = str(recording.traces().trace_id[0])
+        return recorded, await recording.areplay(trace_id, app=node(asdk(openai_server)))
+
+    recorded, replay = asyncio.run(run())
+
+    assert openai_server.request_count == 3
+    assert replay.output == recorded  # each request its own recorded answer
+    assert {part.split("=")[1] for part in recorded["answer"].split(",")} == {"1", "2", "3"}
+    assert (replay.from_tape, replay.divergences) == (3, [])
