@@ -1,5 +1,9 @@
 """`Player`: answers a re-run's model, tool and retriever calls from a recording.
 
+Model calls are LangChain chat models (`model`), completion models (`completion`) and
+raw ``openai`` SDK chat completions (`chat_completion`, see `openai_sdk`): one sequence,
+so a graph mixing them is matched in the order it called them.
+
 A call is answered by the recorded call of its kind that comes next in the trace and
 asked exactly the same (the whole request, see `requests`). Calls that ran in parallel
 in the recording may come in another order. The first call that asks something else is

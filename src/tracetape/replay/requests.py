@@ -2,7 +2,9 @@
 
 A request is compared whole: every message in LangChain's serialised form (redacted,
 as capture stores it) and, for a model call, the invocation params and bound tools.
-Message ids are left out: LangGraph gives each new message a random ``uuid4`` id, so
+Raw ``openai`` SDK calls are compared by the content hashes capture keeps (see
+`openai_sdk`); their wire messages and a completion model's prompts are shown as lines
+here too. Message ids are left out: LangGraph gives each new message a random ``uuid4`` id, so
 they differ between any two runs of the same app on the same input.
 """
 
