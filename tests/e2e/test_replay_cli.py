@@ -215,3 +215,61 @@ def test_unknown_traces_and_missing_tapes_exit_2(tape, app, tmp_path, capsys):
         capsys, "replay", "deadbeef", "--app", f"{name}:graph", "--path", str(missing)
     )
     assert code == 2 and err.startswith("error: no tape at") and not missing.exists()
+
+
+LLAMAINDEX_APP = """
+from tests.fakes import llamaindex as fakes
+
+llm = fakes.CountingLLM()
+engine = fakes.index().as_query_engine(llm=llm, similarity_top_k=2)
+
+
+def build():
+    return fakes.index().as_query_engine(llm=llm, similarity_top_k=2)
+"""
+
+
+@pytest.fixture
+def llamaindex_app(tmp_path, monkeypatch) -> Iterator[tuple[str, Path, Any]]:
+    """(module name, file, module) of a fresh app module holding a LlamaIndex engine."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    name = f"replay_cli_llamaindex_app_{next(_names)}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(LLAMAINDEX_APP)
+    before = set(sys.modules)
+    yield name, path, importlib.import_module(name)
+    for added in set(sys.modules) - before:
+        del sys.modules[added]
+
+
+def test_a_llamaindex_query_engine_replays_from_the_command_line(tape, llamaindex_app, capsys):
+    from tests.fakes import llamaindex as fakes
+
+    name, path, module = llamaindex_app
+    with fakes.attached(tape.recorder):
+        module.engine.query("How long do cats sleep?")
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+    assert module.llm.calls == 1
+
+    code, out, err = cli(
+        capsys, "replay", trace_id[:10], "--app", f"{name}:engine", "--path", str(tape.path)
+    )
+
+    assert (code, err) == (0, ""), out
+    assert f"replay of {trace_id}: trace " in out
+    assert "calls: 2 answered from the tape, 0 live" in out
+    assert "output: same as recorded" in out
+    assert module.llm.calls == 1  # the model was not asked
+    tape.flush()
+    replays = tape.sql("select trace_id from traces where replay_of = ?", [trace_id]).trace_id
+    assert len(replays) == 1 and replays[0] in out
+
+    path_args = ("--app", f"{path}:build", "--path", str(tape.path))
+    code, out, _ = cli(capsys, "replay", trace_id, *path_args)
+    assert code == 0 and "same as recorded" in out
+    code, out, _ = cli(capsys, "replay", trace_id, *path_args, "--async")
+    assert code == 0 and "2 answered from the tape" in out
+    code, out, _ = cli(capsys, "replay", trace_id, *path_args, "--live", "llm")
+    assert code == 0 and "calls: 1 answered from the tape, 1 live" in out

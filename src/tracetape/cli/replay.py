@@ -1,10 +1,11 @@
 """``tracetape replay ID --app module:attr``: replay a recorded trace through the app.
 
-The app is the user's runnable or compiled graph (or a function without arguments that
-builds one), imported by ``module:attr`` (from the current folder or the path) or
-``path/to/file.py:attr``. Prints the divergences, if any, then what changed
-against the original: whether the output is the same, the new trace id, and how many
-calls were answered from the tape or ran live.
+The app is the user's runnable or compiled graph, or a LlamaIndex query engine, chat
+engine, agent or workflow (or a function without arguments that builds one), imported
+by ``module:attr`` (from the current folder or the path) or ``path/to/file.py:attr``.
+Prints the divergences, if any, then what changed against the original: whether the
+output is the same, the new trace id, and how many calls were answered from the tape or
+ran live.
 
 Exit status: 0 when the replay matched the recording (no divergence, the same output),
 1 when it diverged or its output differs, 2 for an error a user can act on.
@@ -45,7 +46,7 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         "--app",
         required=True,
         metavar="MODULE:ATTR",
-        help="the runnable or compiled graph: module:attr or path/to/file.py:attr",
+        help="the runnable, compiled graph or LlamaIndex app: module:attr or path/to/file.py:attr",
     )
     parser.add_argument(
         "--live",
@@ -64,7 +65,10 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         help="at the first divergence: stop (default), or go live from there on",
     )
     parser.add_argument(
-        "--async", dest="use_async", action="store_true", help="run the app with ainvoke"
+        "--async",
+        dest="use_async",
+        action="store_true",
+        help="run the app with ainvoke (aquery, achat)",
     )
     return parser
 
@@ -103,11 +107,21 @@ def load_app(spec: str) -> Any:
         if not hasattr(app, part):
             raise TracetapeError(f"--app: {where} has no attribute {attr!r}")
         app = getattr(app, part)
-    if not hasattr(app, "invoke") and callable(app):
+    if not _is_app(app) and callable(app):
         app = app()
-    if not hasattr(app, "invoke"):
-        raise TracetapeError(f"--app: {spec} is not a runnable or graph (it has no invoke)")
+    if not _is_app(app):
+        raise TracetapeError(
+            f"--app: {spec} is not a runnable or graph (it has no invoke), nor a LlamaIndex "
+            "query engine, chat engine, agent or workflow"
+        )
     return app
+
+
+def _is_app(app: Any) -> bool:
+    """A LangChain runnable or graph, or an app LlamaIndex replay takes."""
+    from tracetape.replay.llamaindex import handles  # imports no LlamaIndex itself
+
+    return hasattr(app, "invoke") or handles(app)
 
 
 def _live(values: list[str]) -> tuple[str, ...]:
