@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
 from tests.e2e.test_replay import QUESTION, add, agent, record
@@ -224,3 +225,41 @@ def test_each_rerun_is_on_the_tape_when_it_returns(tape, openai_server):
 
     # no tape.flush(): rerun flushed what it recorded
     assert set(result.trace_ids) <= set(tape.traces().trace_id)
+
+
+def _record_one(tape: Any, model: Any) -> str:
+    model.invoke("hello", config={"callbacks": [tape.langchain()]})
+    tape.flush()
+    return str(tape.sql("select span_id from spans where kind = 'llm'").span_id[0])
+
+
+def test_a_model_with_a_secret_header_reruns_only_on_a_model_given(tape, openai_server):
+    openai_server.script(Reply(content="hi"), Reply(content="hi"))
+    secret = "header-secret-value-8080"
+    span_id = _record_one(tape, openai_server.chat_model(default_headers={"X-Api-Key": secret}))
+    assert openai_server.request_headers[0]["x-api-key"] == secret
+
+    with pytest.raises(NotReplayableError, match="default_headers") as caught:
+        tape.rerun(span_id)
+    assert "pass model=" in str(caught.value)
+    assert openai_server.request_count == 1  # nothing was sent
+
+    mine = openai_server.chat_model(default_headers={"X-Api-Key": "my-own-header"})
+    result = tape.rerun(span_id, model=mine)
+
+    assert result.n_same == 1
+    assert openai_server.requests[1] == openai_server.requests[0]
+    assert openai_server.request_headers[1]["x-api-key"] == "my-own-header"
+    assert "[REDACTED]" not in str(openai_server.request_headers[1])
+
+
+def test_a_base_url_with_credentials_is_not_rebuilt(tape, openai_server):
+    openai_server.script(Reply(content="hi"))
+    with_userinfo = openai_server.base_url.replace("://", "://bob:pw-hunter2@")
+    model = ChatOpenAI(model="gpt-4o", base_url=with_userinfo, api_key=TEST_API_KEY, max_retries=0)
+    span_id = _record_one(tape, model)
+    assert "pw-hunter2" not in str(tape.sql("select attributes::varchar as a from spans").a[0])
+
+    with pytest.raises(NotReplayableError, match="openai_api_base"):
+        tape.rerun(span_id)
+    assert openai_server.request_count == 1

@@ -7,6 +7,10 @@ stop, ...). A model span records the constructor as LangChain serialises it
 invocation params (the model's params merged with the call's arguments) and the bound
 tools apart. The call's own arguments are the params the rebuilt model does not report
 by itself.
+
+A tape is data, not trusted code: the model is rebuilt only as the one chat model class
+its constructor names, with only the environment secrets that class declares, and never
+from a constructor or params with a redacted value (those need ``model=``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from tracetape.replay.recording import (
 )
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import to_jsonable
+from tracetape.spans.redact import REDACTED
 
 # Sent on to a model given in place of the recorded one when the recorded model cannot
 # be rebuilt to tell its own params from the call's: the arguments every provider names
@@ -113,26 +118,122 @@ def read_call(query: Query, span_id: str) -> ModelCall:
     )
 
 
-def _secret_names(value: Any) -> set[str]:
-    """The environment variables a serialised constructor takes its secrets from."""
+def _secret_nodes(value: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Where a serialised constructor takes a secret from the environment, and its name."""
     if isinstance(value, Mapping):
         if value.get("lc") == 1 and value.get("type") == "secret":
             ident: Any = value.get("id")
-            return {str(ident[0])} if isinstance(ident, list) and ident else set()
-        return {n for v in value.values() for n in _secret_names(v)}  # pyright: ignore[reportUnknownVariableType]
+            return [(path, str(ident[0]) if isinstance(ident, list) and ident else "")]
+        return [
+            node
+            for key, item in value.items()  # pyright: ignore[reportUnknownVariableType]
+            for node in _secret_nodes(item, (*path, str(key)))  # pyright: ignore[reportUnknownArgumentType]
+        ]
     if isinstance(value, list):
-        return {n for v in value for n in _secret_names(v)}  # pyright: ignore[reportUnknownVariableType]
-    return set()
+        return [n for i, v in enumerate(value) for n in _secret_nodes(v, (*path, str(i)))]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    return []
+
+
+def redacted_fields(value: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """The fields of a recorded constructor or params that hold the redaction marker
+    (named by their top-level keyword argument), in order."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+            found += redacted_fields(item, (*path, str(key)))  # pyright: ignore[reportUnknownArgumentType]
+            if REDACTED in str(key):  # pyright: ignore[reportUnknownArgumentType]
+                found.append(_field(path))
+    elif isinstance(value, list):
+        for item in value:  # pyright: ignore[reportUnknownVariableType]
+            found += redacted_fields(item, path)
+    elif isinstance(value, str) and REDACTED in value:
+        found.append(_field(path))
+    return list(dict.fromkeys(found))
+
+
+def _field(path: tuple[str, ...]) -> str:
+    inner = path[1:] if path[:1] == ("kwargs",) else path
+    return inner[0] if inner else "(the whole value)"
+
+
+def model_class(call: ModelCall) -> type:
+    """The chat model class a recorded constructor names, if LangChain's loader allows
+    it (its mapping of serialisable integrations) and it is a chat model."""
+    import importlib
+
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.load.load import ALL_SERIALIZABLE_MAPPINGS
+
+    name = call.model_class or "(unknown class)"
+    ident: Any = (call.config or {}).get("id")
+    parts: list[str] = [str(p) for p in ident] if isinstance(ident, list) else []  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    key = tuple(parts)
+    path: tuple[str, ...] | None = ALL_SERIALIZABLE_MAPPINGS.get(key)
+    if path is None and key in ALL_SERIALIZABLE_MAPPINGS.values():
+        path = key
+    if not path:
+        raise NotReplayableError(
+            f"cannot rebuild the recorded model {name}: {ident!r} is not a class "
+            "LangChain's loader allows; pass model="
+        )
+    try:
+        cls: Any = getattr(importlib.import_module(".".join(path[:-1])), path[-1])
+    except (ImportError, AttributeError) as exc:
+        raise NotReplayableError(f"cannot rebuild the recorded model {name}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, BaseChatModel)):
+        raise NotReplayableError(f"the recorded model {name} did not rebuild as a chat model")
+    return cls
+
+
+def declared_secrets(cls: type) -> dict[str, str]:
+    """The secrets a model class declares (LangChain's ``lc_secrets``, over its MRO as
+    ``dumpd`` gathers them): constructor field -> environment variable."""
+    instance: Any = cls.model_construct()  # pyright: ignore[reportAttributeAccessIssue]
+    declared: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        prop = vars(klass).get("lc_secrets")
+        if isinstance(prop, property) and prop.fget is not None:
+            declared.update(prop.fget(instance))
+    return declared
+
+
+def resolve_secrets(
+    config: Mapping[str, Any],
+    declared: Mapping[str, str],
+    secrets: Literal["environment", "placeholder"],
+) -> dict[str, str]:
+    """The secrets map to load ``config`` with: only the environment variables its class
+    declares, each only in the field that declares it, never a name the tape chose."""
+    names: set[str] = set()
+    for path, env in _secret_nodes(config):
+        fields = [f for f, n in declared.items() if n == env]
+        if not any(path == ("kwargs", *f.split(".")) for f in fields):
+            raise NotReplayableError(
+                f"the recorded model config takes {env or '(no name)'} from the environment "
+                f"at {'.'.join(path)}, which its class does not declare as a secret: "
+                "not resolved; pass model="
+            )
+        names.add(env)
+    if secrets == "placeholder":
+        return dict.fromkeys(sorted(names), _PLACEHOLDER)
+    missing = sorted(n for n in names if not os.environ.get(n))
+    if missing:
+        raise NotReplayableError(
+            f"the recorded model takes {', '.join(missing)} from the environment "
+            "(a tape never keeps secrets): set it, or pass model="
+        )
+    return {n: os.environ[n] for n in sorted(names)}
 
 
 def rebuild(call: ModelCall, secrets: Literal["environment", "placeholder"]) -> Any:
     """The recorded model, built again from its recorded constructor.
 
-    Secrets come from the environment (a tape never holds them), or are placeholders
-    for a model only asked for its params, never called.
+    Secrets come from the environment (a tape never holds them): only those the model's
+    class declares. A model to send with (``"environment"``) is refused when any value
+    of its constructor was redacted on the tape; placeholders stand in for a model only
+    asked for its params, never called.
     """
     from langchain_core._api import LangChainBetaWarning
-    from langchain_core.language_models import BaseChatModel
     from langchain_core.load import load
 
     name = call.model_class or "(unknown class)"
@@ -142,25 +243,31 @@ def rebuild(call: ModelCall, secrets: Literal["environment", "placeholder"]) -> 
             "can rebuild (a class LangChain does not serialise, or an older tracetape); "
             "pass model="
         )
-    names = sorted(_secret_names(call.config))
     if secrets == "environment":
-        missing = [n for n in names if not os.environ.get(n)]
-        if missing:
+        redacted = list(
+            dict.fromkeys([*redacted_fields(call.config), *redacted_fields(call.params)])
+        )
+        if redacted:
             raise NotReplayableError(
-                f"the recorded model {name} takes {', '.join(missing)} from the environment "
-                "(a tape never keeps secrets): set it, or pass model="
+                f"the recorded model {name}'s {', '.join(redacted)} were redacted on the "
+                "tape (a tape never keeps secrets); pass model=... to rerun with your own "
+                "client"
             )
-        secret_map = {n: os.environ[n] for n in names}
-    else:
-        secret_map = dict.fromkeys(names, _PLACEHOLDER)
+    cls = model_class(call)
+    secret_map = resolve_secrets(call.config, declared_secrets(cls), secrets)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LangChainBetaWarning)
-            # Only classes in LangChain's own allowlist of integrations are built.
-            model = load(call.config, allowed_objects="all", secrets_map=secret_map)
+            # Only the one chat model class named, with only its own declared secrets.
+            model = load(
+                call.config,
+                allowed_objects=[cls],
+                secrets_map=secret_map,
+                secrets_from_env=False,
+            )
     except (ImportError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise NotReplayableError(f"cannot rebuild the recorded model {name}: {exc}") from exc
-    if not isinstance(model, BaseChatModel):
+    if not isinstance(model, cls):
         raise NotReplayableError(f"the recorded model {name} did not rebuild as a chat model")
     return model
 
@@ -177,13 +284,16 @@ def call_arguments(call: ModelCall, own: Mapping[str, Any] | None) -> dict[str, 
     """The keyword arguments the recorded call was made with, bound tools apart.
 
     ``own``: the recorded model's own params (see `own_params`); the arguments are the
-    recorded params it does not report, or reports otherwise. Without it, the few
-    arguments every provider names alike.
+    recorded params it does not report, or reports otherwise, except those redacted on
+    the tape. Without it, the few arguments every provider names alike.
     """
     if own is None:
         return {k: call.params[k] for k in _PORTABLE if call.params.get(k) is not None}
     return {
         key: value
         for key, value in call.params.items()
-        if key not in own or requests.canonical(to_jsonable(own[key])) != requests.canonical(value)
+        if (
+            key not in own or requests.canonical(to_jsonable(own[key])) != requests.canonical(value)
+        )
+        and not redacted_fields(value)  # never sent: the model given brings its own
     }

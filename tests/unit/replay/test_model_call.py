@@ -41,6 +41,11 @@ def test_the_call_s_arguments_are_what_the_model_does_not_report_itself():
         "tool_choice": "required",
         "stop": ["\n"],
     }
+    # A redacted argument is never sent: a model given in its place brings its own.
+    marked = recorded({**own, "extra_headers": {"X-Auth": "[REDACTED]"}, "seed": 3})
+    assert model_call.call_arguments(marked, own) == {"seed": 3}
+    with pytest.raises(NotReplayableError, match="extra_headers were redacted"):
+        model_call.rebuild(ModelCall(**{**vars(marked), "config": config_of()}), "environment")
     # Without the model's own params only what every provider names alike is sent on.
     assert model_call.call_arguments(call, None) == {"tool_choice": "required", "stop": ["\n"]}
 
@@ -88,3 +93,38 @@ def test_answers_are_the_same_when_their_text_and_tool_calls_are():
     assert not same_answer(a, c)
     assert same_answer(AIMessage("7"), AIMessage([{"type": "text", "text": "7"}]))
     assert not same_answer(AIMessage("7"), None)
+
+
+def test_a_redacted_config_is_never_sent(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    config = config_of(default_headers={"X-Api-Key": "[REDACTED]"})
+    config["kwargs"]["openai_api_base"] = "https://[REDACTED]@proxy.example/v1"
+
+    with pytest.raises(NotReplayableError, match="default_headers, openai_api_base") as caught:
+        model_call.rebuild(recorded({}, config), "environment")
+
+    assert "pass model=" in str(caught.value)
+    # Asked only for its params (never called), the model still rebuilds.
+    assert model_call.rebuild(recorded({}, config), "placeholder") is not None
+
+
+def test_only_the_secrets_the_class_declares_are_resolved(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-from-env")
+    node = {"lc": 1, "type": "secret", "id": ["AWS_SECRET_ACCESS_KEY"]}
+    assert model_call.declared_secrets(ChatOpenAI) == {"openai_api_key": "OPENAI_API_KEY"}
+    in_header = config_of(default_headers={"X-Exfil": "x"})
+    in_header["kwargs"]["default_headers"]["X-Exfil"] = node
+    renamed = config_of()
+    renamed["kwargs"]["openai_api_key"] = node
+    declared = model_call.declared_secrets(ChatOpenAI)
+
+    for crafted in (in_header, renamed):
+        with pytest.raises(NotReplayableError, match="AWS_SECRET_ACCESS_KEY"):
+            model_call.resolve_secrets(crafted, declared, "environment")
+        with pytest.raises(NotReplayableError, match="AWS_SECRET_ACCESS_KEY"):
+            model_call.rebuild(recorded({}, crafted), "environment")
+
+    assert model_call.resolve_secrets(config_of(), declared, "environment") == {
+        "OPENAI_API_KEY": "sk-from-env"
+    }
