@@ -140,6 +140,7 @@ def test_on_divergence_live_asks_the_model_from_the_divergence_on(tape, index, e
 
     assert [(d.kind, d.position) for d in replay.divergences] == [("llm", 1)]
     assert llm.calls == 2 and embed.queries == 1
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (1, 1, False)
     assert str(replay.output).startswith("answer to: Answer tersely.")
 
 
@@ -192,6 +193,7 @@ def test_an_async_query_replays_with_areplay(tape, index, embed, recording):
     assert (llm.calls, embed.queries) == (1, 1)
     assert str(replay.output) == str(recorded)
     assert sources(replay.output) == sources(recorded)
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (2, 0, True)
     tape.flush()
     row = tape.sql("select name, replay_of from traces where trace_id = ?", [replay.trace_id])
     assert row.replay_of.tolist() == [trace_id]
@@ -213,6 +215,7 @@ def test_a_streaming_query_engine_replays_its_answer_read_inside_the_replay(
     assert text.startswith("answer to: Context information")
     assert str(replay.output) == text
     assert "".join(replay.output.response_gen) == text
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (2, 0, True)
     tape.flush()
     row = tape.sql("select replay_of, n_llm from traces where trace_id = ?", [replay.trace_id])
     assert row.to_dict("records") == [{"replay_of": trace_id, "n_llm": 1}]
@@ -237,6 +240,7 @@ def test_an_async_streaming_query_engine_replays(tape, index, embed, recording):
     assert (llm.calls, embed.queries) == (1, 1)
     assert replay.output.response_txt == text
     assert replay.divergences == []
+    assert (replay.from_tape, replay.ran_live, replay.same_output) == (2, 0, True)
 
 
 def memory() -> Any:
