@@ -8,6 +8,7 @@ server's request count stays where recording left it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterator
 from typing import Any, TypedDict
 
@@ -446,3 +447,38 @@ def test_concurrent_async_calls_get_their_own_recorded_answers(recording, openai
     assert replay.output == recorded  # each request its own recorded answer
     assert {part.split("=")[1] for part in recorded["answer"].split(",")} == {"1", "2", "3"}
     assert (replay.from_tape, replay.divergences) == (3, [])
+
+
+def test_a_method_bound_before_replay_wrapped_it_is_still_answered(recording, openai_server):
+    from openai.resources.chat.completions import Completions
+
+    def unwrapped(function: Any) -> Any:
+        while hasattr(function, "__wrapped__"):
+            function = function.__wrapped__
+        return function
+
+    def node(client: openai.OpenAI, early: bool = False) -> Any:
+        # Recorded through the client as usual; replayed through the SDK's own method,
+        # as if bound before replay (or capture) wrapped it.
+        create = client.chat.completions.create
+        if early:
+            create = functools.partial(unwrapped(Completions.create), client.chat.completions)
+
+        def ask(state: State) -> State:
+            answer = create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            return {"answer": answer.choices[0].message.content or ""}
+
+        return graph(ask)
+
+    openai_server.script(Reply(content="hello"))
+    recorded = node(sdk(openai_server)).invoke(
+        {"question": "q"}, config={"callbacks": [recording.langchain()]}
+    )
+    recording.flush()
+    trace_id = str(recording.traces().trace_id[0])
+
+    replay = recording.replay(trace_id, app=node(sdk(openai_server), early=True))
+
+    assert openai_server.request_count == 1  # answered at the transport, by its body
+    assert replay.output == recorded == {"question": "q", "answer": "hello"}
+    assert replay.from_tape == 1

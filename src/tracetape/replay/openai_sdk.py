@@ -113,6 +113,10 @@ class Canned:
 canned: contextvars.ContextVar[Canned | None] = contextvars.ContextVar(
     "tracetape_replay_openai_canned", default=None
 )
+# Set while a wrapped method runs, answered or let through: its request is decided.
+_decided: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tracetape_replay_openai_decided", default=False
+)
 
 
 # -- the request as capture keeps it ---------------------------------------------------
@@ -233,12 +237,14 @@ def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
             if hooks is None:
                 return await original(self, *args, **kwargs)
             token = canned.set(_ask(hooks, kwargs))
+            decided = _decided.set(True)
             try:
                 recorder = getattr(hooks, "recorder", None)
                 return await openai_record.arun(
                     recorder, self, kwargs, lambda: original(self, *args, **kwargs)
                 )
             finally:
+                _decided.reset(decided)
                 canned.reset(token)
 
         setattr(acreate, _MARK, original)
@@ -250,16 +256,37 @@ def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
         if hooks is None:
             return original(self, *args, **kwargs)
         token = canned.set(_ask(hooks, kwargs))
+        decided = _decided.set(True)
         try:
             recorder = getattr(hooks, "recorder", None)
             return openai_record.run(
                 recorder, self, kwargs, lambda: original(self, *args, **kwargs)
             )
         finally:
+            _decided.reset(decided)
             canned.reset(token)
 
     setattr(create, _MARK, original)
     return create
+
+
+def _late(request: Any) -> Canned | None:
+    """The answer to a chat request that reached the transport without passing a wrapped
+    method (one bound before replay wrapped it, ``with_raw_response`` made earlier):
+    asked of the player by its body, so no such request leaves while the model is
+    pinned either; None to send it."""
+    answer = canned.get()
+    if answer is not None or _decided.get():
+        return answer
+    hooks = _hooks()
+    url = getattr(request, "url", None)
+    if hooks is None or not str(getattr(url, "path", "")).endswith("/chat/completions"):
+        return None
+    try:
+        body = json.loads(request.content)
+    except (AttributeError, TypeError, ValueError):  # a body not read yet: sent as it is
+        return None
+    return _ask(hooks, body) if isinstance(body, dict) else None
 
 
 def _wrap_send(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
@@ -267,7 +294,7 @@ def _wrap_send(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
 
         @functools.wraps(original)
         async def asend(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            answer = canned.get()
+            answer = _late(request)
             if answer is None:
                 return await original(self, request, *args, **kwargs)
             return answer.response(request)
@@ -277,7 +304,7 @@ def _wrap_send(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
 
     @functools.wraps(original)
     def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        answer = canned.get()
+        answer = _late(request)
         if answer is None:
             return original(self, request, *args, **kwargs)
         return answer.response(request)
