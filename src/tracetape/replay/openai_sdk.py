@@ -46,6 +46,7 @@ CLIENT_CLASSES: Final = ("SyncAPIClient", "AsyncAPIClient")
 METHODS: Final = ("create", "parse")
 SEND: Final = "_send_request"
 _MARK = "__tracetape_replay_original__"
+_CAPTURE_MARK = "__tracetape_original__"
 # As capture keeps the request beside its messages (see capture.openai.request).
 _NOT_PARAMS: Final = frozenset(
     {"messages", "tools", "functions", "extra_headers", "extra_query", "timeout"}
@@ -227,6 +228,15 @@ def _hooks() -> _compat.Hooks | None:
     return None if hooks is None or _in_model_call() else hooks
 
 
+def _mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> None:
+    setattr(wrapper, _MARK, original)
+    # Wrapping capture's wrapper: what this one wraps is capture's "original" seen from
+    # outside (functools.wraps copied the SDK's own), so capture still finds itself
+    # installed and its wrapper stays one ``__wrapped__`` step in.
+    if hasattr(original, _CAPTURE_MARK):
+        setattr(wrapper, _CAPTURE_MARK, original)
+
+
 def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
     # Told, not inspected: the SDK's decorators hide its methods' coroutine nature.
     if aio:
@@ -247,7 +257,7 @@ def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
                 _decided.reset(decided)
                 canned.reset(token)
 
-        setattr(acreate, _MARK, original)
+        _mark(acreate, original)
         return acreate
 
     @functools.wraps(original)
@@ -266,7 +276,7 @@ def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
             _decided.reset(decided)
             canned.reset(token)
 
-    setattr(create, _MARK, original)
+    _mark(create, original)
     return create
 
 
