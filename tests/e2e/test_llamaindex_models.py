@@ -253,7 +253,8 @@ print(len(response.source_nodes))  # the answer itself is never read
 """
 
 
-def test_a_stream_still_unread_at_exit_ends_the_query_span_as_incomplete(tmp_path):
+@pytest.mark.parametrize("closes_the_tape", [False, True])
+def test_a_stream_still_unread_at_exit_ends_the_query_span_as_incomplete(tmp_path, closes_the_tape):
     import os
     import subprocess
     import sys
@@ -263,7 +264,8 @@ def test_a_stream_still_unread_at_exit_ends_the_query_span_as_incomplete(tmp_pat
 
     root = Path(__file__).resolve().parents[2]
     script = tmp_path / "unread_at_exit.py"
-    script.write_text(UNREAD_AT_EXIT)
+    # Closing the tape with the answer unread ends the query span there, as exiting does.
+    script.write_text(UNREAD_AT_EXIT + ("tape.close()\n" if closes_the_tape else ""))
     path = tmp_path / "tape.duckdb"
     done = subprocess.run(
         [sys.executable, str(script), str(path)],
