@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from tracetape.replay._patching import MARK, answering, patch, subclasses
+
 _lock = threading.RLock()
-_MARK = "__tracetape_replay_original__"
 
 
 class Hooks(Protocol):
@@ -71,7 +71,7 @@ def _wrap_generate(original: Callable[..., Any]) -> Callable[..., Any]:
         answer = _answer_model(self, messages)
         return answer if answer is not None else original(self, messages, *args, **kwargs)
 
-    setattr(wrapper, _MARK, original)
+    setattr(wrapper, MARK, original)
     return wrapper
 
 
@@ -83,7 +83,7 @@ def _wrap_agenerate(original: Callable[..., Any]) -> Callable[..., Any]:
             return answer
         return await original(self, messages, *args, **kwargs)
 
-    setattr(wrapper, _MARK, original)
+    setattr(wrapper, MARK, original)
     return wrapper
 
 
@@ -95,7 +95,7 @@ def _wrap_should_stream(original: Callable[..., Any]) -> Callable[..., Any]:
             return False
         return original(self, *args, **kwargs)
 
-    setattr(wrapper, _MARK, original)
+    setattr(wrapper, MARK, original)
     return wrapper
 
 
@@ -157,7 +157,7 @@ def _wrap_generate_helper(original: Callable[..., Any]) -> Callable[..., Any]:
             rest = original(self, prompts[n:], stop, managers[n:], **kwargs)
         return _joined(played, rest, managers)
 
-    setattr(wrapper, _MARK, original)
+    setattr(wrapper, MARK, original)
     return wrapper
 
 
@@ -183,7 +183,7 @@ def _wrap_agenerate_helper(original: Callable[..., Any]) -> Callable[..., Any]:
             rest = await original(self, prompts[n:], stop, managers[n:], **kwargs)
         return _joined(played, rest, managers)
 
-    setattr(wrapper, _MARK, original)
+    setattr(wrapper, MARK, original)
     return wrapper
 
 
@@ -197,7 +197,7 @@ def _wrap_llm_stream(original: Callable[..., Any]) -> Callable[..., Any]:
             return
         yield from original(self, input, config, **kwargs)
 
-    setattr(wrapper, _MARK, original)
+    setattr(wrapper, MARK, original)
     return wrapper
 
 
@@ -211,7 +211,7 @@ def _wrap_llm_astream(original: Callable[..., Any]) -> Callable[..., Any]:
         async for chunk in original(self, input, config, **kwargs):
             yield chunk
 
-    setattr(wrapper, _MARK, original)
+    setattr(wrapper, MARK, original)
     return wrapper
 
 
@@ -221,61 +221,13 @@ Ask = Callable[[Hooks, Any], "tuple[Any] | None"]
 def _wrap_body(original: Callable[..., Any], ask: Ask) -> Callable[..., Any]:
     """A tool/retriever body answered by ``ask`` (a 1-tuple) or run for real (None)."""
 
-    def decide(self: Any) -> tuple[Any] | None:
+    def decide(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any] | None:
         hooks = active.get()
         if hooks is None or _passing.get():
             return None
         return ask(hooks, self)
 
-    if inspect.iscoroutinefunction(original):
-
-        @functools.wraps(original)
-        async def awrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            answer = decide(self)
-            if answer is not None:
-                return answer[0]
-            token = _passing.set(active.get() is not None)
-            try:
-                return await original(self, *args, **kwargs)
-            finally:
-                _passing.reset(token)
-
-        setattr(awrapper, _MARK, original)
-        return awrapper
-
-    @functools.wraps(original)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        answer = decide(self)
-        if answer is not None:
-            return answer[0]
-        token = _passing.set(active.get() is not None)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _passing.reset(token)
-
-    setattr(wrapper, _MARK, original)
-    return wrapper
-
-
-def _subclasses(cls: type) -> list[type]:
-    out: list[type] = [cls]
-    stack = [cls]
-    seen: set[type] = {cls}
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            if sub not in seen:
-                seen.add(sub)
-                out.append(sub)
-                stack.append(sub)
-    return out
-
-
-def _patch(cls: type, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
-    original = cls.__dict__.get(name)
-    if original is None or not callable(original) or hasattr(original, _MARK):
-        return
-    setattr(cls, name, wrap(original))
+    return answering(original, decide, _passing, active)
 
 
 def _ask_tool(hooks: Hooks, tool: Any) -> tuple[Any] | None:
@@ -297,21 +249,21 @@ def install() -> None:
     from langchain_core.tools import BaseTool
 
     with _lock:
-        _patch(BaseChatModel, "_generate_with_cache", _wrap_generate)
-        _patch(BaseChatModel, "_agenerate_with_cache", _wrap_agenerate)
-        _patch(BaseChatModel, "_should_stream", _wrap_should_stream)
-        _patch(BaseLLM, "_generate_helper", _wrap_generate_helper)
-        _patch(BaseLLM, "_agenerate_helper", _wrap_agenerate_helper)
-        _patch(BaseLLM, "stream", _wrap_llm_stream)
-        _patch(BaseLLM, "astream", _wrap_llm_astream)
+        patch(BaseChatModel, "_generate_with_cache", _wrap_generate)
+        patch(BaseChatModel, "_agenerate_with_cache", _wrap_agenerate)
+        patch(BaseChatModel, "_should_stream", _wrap_should_stream)
+        patch(BaseLLM, "_generate_helper", _wrap_generate_helper)
+        patch(BaseLLM, "_agenerate_helper", _wrap_agenerate_helper)
+        patch(BaseLLM, "stream", _wrap_llm_stream)
+        patch(BaseLLM, "astream", _wrap_llm_astream)
         body = functools.partial(_wrap_body, ask=_ask_tool)
-        for cls in _subclasses(BaseTool):
-            _patch(cls, "_run", body)
-            _patch(cls, "_arun", body)
+        for cls in subclasses(BaseTool):
+            patch(cls, "_run", body)
+            patch(cls, "_arun", body)
         body = functools.partial(_wrap_body, ask=_ask_retriever)
-        for cls in _subclasses(BaseRetriever):
-            _patch(cls, "_get_relevant_documents", body)
-            _patch(cls, "_aget_relevant_documents", body)
+        for cls in subclasses(BaseRetriever):
+            patch(cls, "_get_relevant_documents", body)
+            patch(cls, "_aget_relevant_documents", body)
     from tracetape.replay import openai_sdk  # the raw SDK, when installed
 
     openai_sdk.install()

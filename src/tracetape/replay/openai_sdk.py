@@ -35,6 +35,7 @@ from tracetape.capture.openai.messages import as_dict
 from tracetape.capture.openai.request import REPLAY_FORMAT, given, wire_response_format
 from tracetape.errors import TracetapeError
 from tracetape.replay import _compat, openai_record
+from tracetape.replay._patching import MARK, patch, subclasses
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import content_hash, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import current_capture_span
@@ -45,7 +46,6 @@ RESOURCE_CLASSES: Final = ("Completions", "AsyncCompletions")
 CLIENT_CLASSES: Final = ("SyncAPIClient", "AsyncAPIClient")
 METHODS: Final = ("create", "parse")
 SEND: Final = "_send_request"
-_MARK = "__tracetape_replay_original__"
 _CAPTURE_MARK = "__tracetape_original__"
 # As capture keeps the request beside its messages (see capture.openai.request).
 _NOT_PARAMS: Final = frozenset(
@@ -229,7 +229,7 @@ def _hooks() -> _compat.Hooks | None:
 
 
 def _mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> None:
-    setattr(wrapper, _MARK, original)
+    setattr(wrapper, MARK, original)
     # Wrapping capture's wrapper: what this one wraps is capture's "original" seen from
     # outside (functools.wraps copied the SDK's own), so capture still finds itself
     # installed and its wrapper stays one ``__wrapped__`` step in.
@@ -309,7 +309,7 @@ def _wrap_send(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
                 return await original(self, request, *args, **kwargs)
             return answer.response(request)
 
-        setattr(asend, _MARK, original)
+        setattr(asend, MARK, original)
         return asend
 
     @functools.wraps(original)
@@ -319,22 +319,8 @@ def _wrap_send(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
             return original(self, request, *args, **kwargs)
         return answer.response(request)
 
-    setattr(send, _MARK, original)
+    setattr(send, MARK, original)
     return send
-
-
-def _patch(cls: type, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
-    original = cls.__dict__.get(name)
-    if original is None or not callable(original) or hasattr(original, _MARK):
-        return
-    setattr(cls, name, wrap(original))
-
-
-def _subclasses(cls: type) -> list[type]:
-    out: list[type] = [cls]
-    for sub in cls.__subclasses__():
-        out.extend(c for c in _subclasses(sub) if c not in out)
-    return out
 
 
 def install() -> bool:
@@ -348,9 +334,9 @@ def install() -> bool:
         for name, aio in zip(RESOURCE_CLASSES, (False, True), strict=True):
             wrap = functools.partial(_wrap_method, aio=aio)
             for method in METHODS:
-                _patch(getattr(resources, name), method, wrap)
+                patch(getattr(resources, name), method, wrap)
         for name, aio in zip(CLIENT_CLASSES, (False, True), strict=True):
             wrap = functools.partial(_wrap_send, aio=aio)
-            for cls in _subclasses(getattr(clients, name)):
-                _patch(cls, SEND, wrap)
+            for cls in subclasses(getattr(clients, name)):
+                patch(cls, SEND, wrap)
     return True

@@ -24,15 +24,14 @@ active in the current context (one context-variable lookup).
 from __future__ import annotations
 
 import contextvars
-import functools
-import inspect
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tracetape.replay._patching import MARK, answering, subclasses
+
 _lock = threading.RLock()
-_MARK = "__tracetape_replay_original__"
 
 CALLBACK_WRAPPERS = {
     "wrapped_llm_chat": True,
@@ -114,39 +113,14 @@ def _wrap_model(original: Callable[..., Any], chat: bool) -> Callable[..., Any]:
     streams) or called for real."""
     stream = "stream" in getattr(original, "__name__", "")
 
-    def decide(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any | None:
+    def decide(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any] | None:
         hooks = _hooks()
-        return hooks.answer_model(self, ModelCall(chat, stream, args, kwargs)) if hooks else None
+        answer = hooks.answer_model(self, ModelCall(chat, stream, args, kwargs)) if hooks else None
+        return None if answer is None else (answer,)
 
-    if inspect.iscoroutinefunction(original):
-
-        @functools.wraps(original)
-        async def awrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            answer = decide(self, args, kwargs)
-            if answer is not None:
-                return _one_async(answer) if stream else answer
-            token = _passing.set(active.get() is not None)
-            try:
-                return await original(self, *args, **kwargs)
-            finally:
-                _passing.reset(token)
-
-        setattr(awrapper, _MARK, original)
-        return awrapper
-
-    @functools.wraps(original)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        answer = decide(self, args, kwargs)
-        if answer is not None:
-            return _one(answer) if stream else answer
-        token = _passing.set(active.get() is not None)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _passing.reset(token)
-
-    setattr(wrapper, _MARK, original)
-    return wrapper
+    if stream:
+        return answering(original, decide, _passing, active, _one, _one_async)
+    return answering(original, decide, _passing, active)
 
 
 Ask = Callable[[Hooks, Any, tuple[Any, ...], dict[str, Any]], "tuple[Any] | None"]
@@ -172,46 +146,7 @@ def _wrap_body(original: Callable[..., Any], ask: Ask) -> Callable[..., Any]:
         hooks = _hooks()
         return ask(hooks, self, args, kwargs) if hooks else None
 
-    if inspect.iscoroutinefunction(original):
-
-        @functools.wraps(original)
-        async def awrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            answer = decide(self, args, kwargs)
-            if answer is not None:
-                return answer[0]
-            token = _passing.set(active.get() is not None)
-            try:
-                return await original(self, *args, **kwargs)
-            finally:
-                _passing.reset(token)
-
-        setattr(awrapper, _MARK, original)
-        return awrapper
-
-    @functools.wraps(original)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        answer = decide(self, args, kwargs)
-        if answer is not None:
-            return answer[0]
-        token = _passing.set(active.get() is not None)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _passing.reset(token)
-
-    setattr(wrapper, _MARK, original)
-    return wrapper
-
-
-def _subclasses(cls: type) -> list[type]:
-    out: list[type] = [cls]
-    stack = [cls]
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            if sub not in out:
-                out.append(sub)
-                stack.append(sub)
-    return out
+    return answering(original, decide, _passing, active)
 
 
 def _patch_model(cls: type, name: str) -> None:
@@ -220,20 +155,20 @@ def _patch_model(cls: type, name: str) -> None:
         return
     cell, chat = found
     provider = cell.cell_contents
-    if callable(provider) and not hasattr(provider, _MARK):
+    if callable(provider) and not hasattr(provider, MARK):
         cell.cell_contents = _wrap_model(provider, chat)
 
 
 def _patch_body(cls: type, name: str, ask: Ask) -> None:
     original = cls.__dict__.get(name)
-    if original is None or not callable(original) or hasattr(original, _MARK):
+    if original is None or not callable(original) or hasattr(original, MARK):
         return
     if getattr(original, "__isabstractmethod__", False):
         return
     proxy: Any = original
     inner = getattr(proxy, "__wrapped__", None)
     if hasattr(proxy, "_self_wrapper") and callable(inner):  # dispatcher.span's proxy
-        if not hasattr(inner, _MARK):
+        if not hasattr(inner, MARK):
             proxy.__wrapped__ = _wrap_body(inner, ask)
         return
     setattr(cls, name, _wrap_body(original, ask))
@@ -250,12 +185,12 @@ def install() -> None:
     from llama_index.core.tools.types import BaseTool
 
     with _lock:
-        for cls in _subclasses(BaseLLM):
+        for cls in subclasses(BaseLLM):
             for name in MODEL_METHODS:
                 _patch_model(cls, name)
-        for cls in _subclasses(BaseRetriever):
+        for cls in subclasses(BaseRetriever):
             for name in RETRIEVER_METHODS:
                 _patch_body(cls, name, _ask_retriever)
-        for cls in _subclasses(BaseTool):
+        for cls in subclasses(BaseTool):
             for name in TOOL_METHODS:
                 _patch_body(cls, name, _ask_tool)
