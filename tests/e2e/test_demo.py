@@ -136,7 +136,7 @@ def test_demo_console_script_and_its_printed_commands(tmp_path):
     commands = [
         line.strip() for line in done.stdout.splitlines() if line.strip().startswith("tracetape ")
     ]
-    assert len(commands) == 6
+    assert len(commands) == 8
     # Every command the demo suggests runs as printed.
     for command in commands:
         ran = _cli(*shlex.split(command)[1:])

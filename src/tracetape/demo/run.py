@@ -90,6 +90,11 @@ def follow_ups(run: DemoRun) -> list[tuple[str, str]]:
         ("the failed trace with every input and output", f"tracetape show{path} {failed} --full"),
         ("SQL over the public views", f'tracetape sql{path} "{query}"'),
         ("every tool call and its status", f'tracetape sql{path} "{tools}"'),
+        ("what the first answer came from", f"tracetape lineage{path} {first}"),
+        (
+            "replay the first trace, every call answered from the tape",
+            f"tracetape replay{path} {first} --app tracetape.demo.agent:build_agent",
+        ),
     ]
 
 
