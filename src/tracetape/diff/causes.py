@@ -4,13 +4,14 @@ template, a model, a retriever's configuration."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from tracetape.diff.changes import (
     Category,
     Change,
     FieldChange,
     FieldsChange,
+    ValueChange,
     one_line,
     shown,
     unified,
@@ -47,26 +48,16 @@ class PackageChange(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EnvironmentChange(Change):
+class EnvironmentChange(ValueChange):
     """A field of the environment snapshot: ``python.version``, ``git.commit``, ..."""
 
     kind: Literal["environment"] = "environment"
     category: ClassVar[Category] = "cause"
     field: str
-    value_a: Any
-    value_b: Any
 
     @property
     def subject(self) -> str:
         return self.field
-
-    @property
-    def before(self) -> str:
-        return shown(self.value_a)
-
-    @property
-    def after(self) -> str:
-        return shown(self.value_b)
 
 
 @dataclass(frozen=True, kw_only=True)

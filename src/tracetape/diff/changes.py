@@ -141,18 +141,11 @@ class FieldsChange(Change):
 
 # -- declared and metrics -----------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class ParamChange(Change):
-    """A param given to ``tape.run(params=...)`` differs."""
+class ValueChange(Change):
+    """A named value that differs: ``value_a`` and ``value_b``, shown as before/after."""
 
-    kind: Literal["param"] = "param"
-    category: ClassVar[Category] = "declared"
-    key: str
     value_a: Any
     value_b: Any
-
-    @property
-    def subject(self) -> str:
-        return self.key
 
     @property
     def before(self) -> str:
@@ -164,7 +157,20 @@ class ParamChange(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ContextChange(Change):
+class ParamChange(ValueChange):
+    """A param given to ``tape.run(params=...)`` differs."""
+
+    kind: Literal["param"] = "param"
+    category: ClassVar[Category] = "declared"
+    key: str
+
+    @property
+    def subject(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextChange(ValueChange):
     """A field of the environment snapshot that differs without being a cause: the
     interpreter's path (the same Python and packages in another virtualenv), the git
     branch's name (the commit says what code ran)."""
@@ -172,20 +178,10 @@ class ContextChange(Change):
     kind: Literal["context"] = "context"
     category: ClassVar[Category] = "context"
     field: str
-    value_a: Any
-    value_b: Any
 
     @property
     def subject(self) -> str:
         return self.field
-
-    @property
-    def before(self) -> str:
-        return shown(self.value_a)
-
-    @property
-    def after(self) -> str:
-        return shown(self.value_b)
 
 
 Metric = Literal["duration_ms", "input_tokens", "output_tokens", "errors", "steps"]
