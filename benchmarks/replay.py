@@ -14,13 +14,19 @@ ONE process runs, in a shuffled order so that machine noise hits all of them ali
   untraced   ``graph.invoke`` with no callbacks
   traced     the same with ``config={"callbacks": [tape.langchain()]}``: what recording
              alone costs (playback records the replay the same way)
-  playback   ``tape.replay(trace_id, app=graph)``: reads the recording from the tape,
-             re-runs the graph with every call answered from it, records the replay
-  read       reading and reviving the recording alone (part of playback)
+  playback   ``tape.replay(trace_id, app=graph)`` of a trace this tape replayed before
+             (the counterfactual loop: edit, replay, edit again): the recording is kept
+             in memory; re-runs the graph with every call answered from it, records it
+  first      the same for a trace not replayed yet: reads and revives the recording
+             from the tape first (the kept one is dropped before, untimed)
+  read       reading and reviving the recording alone (part of a first playback)
 
-What is timed is the wall time of each call (what the user waits for). The bar of the
-issue: playback median at most 2x the untraced median. ``--profile N`` then profiles N
-playbacks with cProfile: tracetape functions by inclusive time and the rest by own time.
+What is timed is the wall time of each call (what the user waits for). A traced run and
+a replay both leave their spans to the background writer; after each call, untimed, the
+queue is written to the spool so that no call pays for another's spans; that write is
+shown as "then written". The bar of the issue: playback median at most 2x the untraced
+median. ``--profile N`` then profiles N playbacks with cProfile: tracetape functions by
+inclusive time and the rest by own time.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ if str(REPO / "src") not in sys.path:
 
 from overhead import git_state, pct  # noqa: E402
 
-CONDITIONS = ("untraced", "traced", "playback", "read")
+CONDITIONS = ("untraced", "traced", "playback", "first", "read")
 
 # -- the agent ---------------------------------------------------------------------------
 
@@ -180,8 +186,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             QUESTION, config={"callbacks": [handler], "recursion_limit": 100}
         ),
         "playback": lambda: tape.replay(trace_id, app=graph),
+        "first": lambda: tape.replay(trace_id, app=graph),
         "read": lambda: recording.read(source.query, trace_id),
     }
+    kept = tape._recordings  # pyright: ignore[reportPrivateUsage]
     row = shape.iloc[0]
     print(
         f"tracetape replay benchmark at {git_state()}: python {sys.version.split()[0]}, "
@@ -195,31 +203,42 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     rng = random.Random(args.seed)
     times: dict[str, list[float]] = {c: [] for c in CONDITIONS}
+    written: dict[str, list[float]] = {c: [] for c in CONDITIONS}
     gc.collect()
     for r in range(args.warmup + args.rounds):
         order = list(CONDITIONS)
         rng.shuffle(order)
         for condition in order:
+            if condition == "first":
+                kept.forget()
             t0 = time.perf_counter()
             runs[condition]()
-            elapsed = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            tape._spool()  # pyright: ignore[reportPrivateUsage]
+            t2 = time.perf_counter()
             if r >= args.warmup:
-                times[condition].append(elapsed)
+                times[condition].append(t1 - t0)
+                written[condition].append(t2 - t1)
 
     med = {c: statistics.median(v) * 1e3 for c, v in times.items()}
-    print(f"\n{'condition':<12}{'median ms':>10}{'p10 ms':>9}{'p90 ms':>9}{'x untraced':>12}")
+    print(
+        f"\n{'condition':<12}{'median ms':>10}{'p10 ms':>9}{'p90 ms':>9}{'x untraced':>12}"
+        f"{'then written ms':>17}"
+    )
     for c in CONDITIONS:
         print(
             f"{c:<12}{med[c]:>10.2f}{pct(times[c], 0.1) * 1e3:>9.2f}"
             f"{pct(times[c], 0.9) * 1e3:>9.2f}{med[c] / med['untraced']:>12.2f}"
+            f"{statistics.median(written[c]) * 1e3:>17.2f}"
         )
-    ratio = med["playback"] / med["untraced"]
-    verdict = "meets" if ratio <= 2.0 else "MISSES"
-    print(f"\nplayback / untraced: {ratio:.2f} -> {verdict} the bar (<= 2.00)")
+    for c in ("playback", "first"):
+        ratio = med[c] / med["untraced"]
+        verdict = "meets" if ratio <= 2.0 else "MISSES"
+        print(f"\n{c} / untraced: {ratio:.2f} -> {verdict} the bar (<= 2.00)", end="")
     print(
-        f"playback / traced: {med['playback'] / med['traced']:.2f} (recording alone: "
+        f"\nplayback / traced: {med['playback'] / med['traced']:.2f} (recording alone: "
         f"{med['traced'] / med['untraced']:.2f}x untraced; reading the recording: "
-        f"{med['read']:.1f} ms of the playback)"
+        f"{med['read']:.1f} ms of a first playback)"
     )
 
     if args.profile > 0:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from tracetape.inspect.trace import Trace
     from tracetape.lineage import Lineage
     from tracetape.replay import Replay, Rerun
+    from tracetape.replay.recordings import Recordings
     from tracetape.replay.session import Source as ReplaySource
 
 logger = logging.getLogger("tracetape")
@@ -120,6 +121,8 @@ class Tape:
         self._llamaindex: Any = None
         self._handler_lock = threading.Lock()
         self._flushed = 0
+        self._replayed = False
+        """A replay or re-run ended since the last read (its spans may still be queued)."""
         self._closed = False
         set_default_recorder(self.recorder)
         _open_tapes.add(self)
@@ -128,11 +131,22 @@ class Tape:
         return f"Tape({str(self.path)!r})"
 
     @functools.cached_property
-    def _reader(self) -> TapeReader:
+    def _tape_reader(self) -> TapeReader:
         # Imported on first read: pandas and the renderers cost ~0.5 s a recorder never needs.
         from tracetape.inspect.reader import TapeReader
 
         return TapeReader(self.path, self.settings.lock_timeout)
+
+    @property
+    def _reader(self) -> TapeReader:
+        """The reader, once what a replay recorded since the last read is in the spool."""
+        if self._replayed:
+            self._replayed = False
+            try:
+                self._spool()
+            except FlushError as exc:  # still queued and retried; the read goes on
+                logger.warning("tracetape: a replay's trace is not on the tape yet: %s", exc)
+        return self._tape_reader
 
     # -- recording ---------------------------------------------------------------------
     def langchain(self) -> Any:
@@ -426,15 +440,18 @@ class Tape:
         """
         self.flush()
         ids = [trace_ids] if isinstance(trace_ids, str) else trace_ids
-        return retention.delete(
-            self.path,
-            self.settings.lock_timeout,
-            trace_ids=ids,
-            older_than=older_than,
-            dry_run=dry_run,
-            compact_file=compact,
-            keep_environments=[str(self.snapshot.get("environment_id"))],
-        )
+        try:
+            return retention.delete(
+                self.path,
+                self.settings.lock_timeout,
+                trace_ids=ids,
+                older_than=older_than,
+                dry_run=dry_run,
+                compact_file=compact,
+                keep_environments=[str(self.snapshot.get("environment_id"))],
+            )
+        finally:
+            self._recordings.forget()  # a deleted trace is not replayed from memory
 
     def export(
         self,
@@ -504,7 +521,7 @@ class Tape:
         on_divergence: Literal["stop", "live"] = "stop",
         from_step: int | None = None,
     ) -> Replay:
-        """Re-run ``app`` on ``trace_id``'s recorded input as a new trace (flushed on return),
+        """Re-run ``app`` on ``trace_id``'s recorded input as a new trace (read back at once),
         each model, tool and retriever call answered by the next recorded one asked the same.
         ``live`` runs kinds (``"llm"``, ``"retriever"``, ``"tool"``) or tools for real. A
         request the tape lacks raises `ReplayDivergence` (``on_divergence="stop"``) or goes
@@ -552,12 +569,23 @@ class Tape:
 
         return rerun.rerun(self._source(), span_id, model, overrides, n)
 
+    @functools.cached_property
+    def _recordings(self) -> Recordings:
+        from tracetape.replay.recordings import Recordings
+
+        return Recordings(self._tape_reader.arrow, self._spool)
+
     def _source(self) -> ReplaySource:
         from tracetape.replay.session import Source
 
-        # The spool is enough for every reader to see a replay; folding is left to the
-        # background writer (a fold per replay cost ~70 ms).
-        return Source(self._reader.arrow, self._spool, self.recorder, self.langchain)
+        def ended() -> None:
+            self._replayed = True
+
+        # A replay reads the recording, not its own trace: no spool before its read.
+        return Source(
+            self._tape_reader.arrow, self._spool, self._recordings, ended, self.recorder,
+            self.langchain,
+        )  # fmt: skip
 
 
 def _otlp_processor() -> SpanProcessor:

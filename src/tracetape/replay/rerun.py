@@ -16,7 +16,7 @@ from tracetape.replay import _compat, model_call, requests
 from tracetape.replay.mark import RootMark
 from tracetape.replay.model_call import ModelCall
 from tracetape.replay.result import Rerun
-from tracetape.replay.session import Source, flushed
+from tracetape.replay.session import Source, published
 from tracetape.spans import semconv
 
 
@@ -89,7 +89,7 @@ def rerun(
     n: int = 1,
 ) -> Rerun:
     """Send the model call recorded as ``span_id`` again ``n`` times (see `Tape.rerun`);
-    the sends' traces are flushed to the tape before this returns or raises."""
+    the tape's reads see the sends' traces once this returns or raises."""
     if n < 1:
         raise ValueError(f"n must be a positive number of sends, not {n!r}")
     call = _read(source, span_id.strip().lower())
@@ -99,7 +99,7 @@ def rerun(
     outputs: list[Any] = []
     trace_ids: list[str | None] = []
     try:
-        with flushed(source):
+        with published(source):
             for _ in range(n):
                 mark = RootMark({semconv.RERUN_OF: call.span_id})
                 config = {"callbacks": [source.handler, mark]}

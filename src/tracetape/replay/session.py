@@ -1,9 +1,11 @@
 """One replay: read the recording, re-run the app under a `Player`, record it linked.
 
 The re-run is recorded by the tape's own handler; a `RootMark` marks its root span with
-``tracetape.replay_of``, and the recording is flushed before the replay returns or
-raises, so the new trace is on the tape at once. With ``from_step`` a LangGraph graph
-resumes from the recorded run's checkpoint at that step instead (see `checkpoints`).
+``tracetape.replay_of``. Its spans are written in the background, as a traced run's
+are, and the tape writes them before its next read, so the new trace is there for the
+user's next question at once without the replay waiting on the disk. With
+``from_step`` a LangGraph graph resumes from the recorded run's checkpoint at that step
+instead (see `checkpoints`).
 
 What a divergence does:
 
@@ -19,22 +21,21 @@ What a divergence does:
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Generator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracetape.errors import NotFoundError
 from tracetape.replay import _compat, checkpoints, requests
 from tracetape.replay.player import OnDivergence, Player
-from tracetape.replay.recording import NotReplayableError, Query, Recording, read
+from tracetape.replay.recording import NotReplayableError, Query, Recording
 from tracetape.replay.result import Replay, ReplayDivergence
 from tracetape.spans import semconv
 
 if TYPE_CHECKING:
     from tracetape.replay.mark import RootMark
+    from tracetape.replay.recordings import Recordings
     from tracetape.spans.recorder import Recorder
 
 
@@ -44,6 +45,10 @@ class Source:
 
     query: Query
     flush: Callable[[], object]
+    """Writes what this process still holds queued to the spool."""
+    recordings: Recordings
+    ended: Callable[[], object]
+    """Called when a replay or re-run ends: the tape writes its spans before its next read."""
     recorder: Recorder
     langchain: Callable[[], Any]
     """Gives the tape's LangChain handler (the one ``tracetape.instrument`` installs too,
@@ -56,35 +61,14 @@ class Source:
         return self.langchain()
 
 
-def _note_flush_failure(error: Exception, source: Source) -> None:
-    try:
-        source.flush()
-    except Exception as failed:  # noqa: BLE001 - the replay's own error is the one to raise
-        error.add_note(f"tracetape: the replay's spans could not be flushed: {failed}")
-
-
 @contextmanager
-def flushed(source: Source) -> Generator[None]:
-    """Flush what the block recorded when it ends, so its traces are on the tape when a
-    replay or re-run returns or raises (a flush failing as the block raises is added to
-    that error as a note, never raised in its place)."""
+def published(source: Source) -> Generator[None]:
+    """Tell the tape when the block ends, returning or raising, that a replay or re-run
+    recorded spans its next read must see (see the module docstring)."""
     try:
         yield
-    except Exception as exc:
-        _note_flush_failure(exc, source)
-        raise
-    source.flush()
-
-
-@asynccontextmanager
-async def aflushed(source: Source) -> AsyncGenerator[None]:
-    """`flushed` for async replays: the flush waits in a worker thread, not the loop."""
-    try:
-        yield
-    except Exception as exc:
-        await asyncio.to_thread(_note_flush_failure, exc, source)
-        raise
-    await asyncio.to_thread(source.flush)
+    finally:
+        source.ended()
 
 
 def _no_steps(app: Any, from_step: int | None) -> None:
@@ -94,14 +78,6 @@ def _no_steps(app: Any, from_step: int | None) -> None:
             f"from_step resumes a LangGraph graph at a recorded checkpoint; a LlamaIndex "
             f"{type(app).__name__} keeps none: replay its whole trace, without from_step"
         )
-
-
-def _recording(source: Source, trace_id: str) -> Recording:
-    try:
-        return read(source.query, trace_id)
-    except NotFoundError:
-        source.flush()  # it may have ended a moment ago and still wait in the queue
-        return read(source.query, trace_id)
 
 
 def _codec(source: Source) -> Any:
@@ -118,7 +94,7 @@ def _session(
     on_divergence: OnDivergence,
     from_step: int | None = None,
 ) -> Generator[tuple[Recording, Player, Any, RootMark]]:
-    recording = _recording(source, trace_id.strip().lower())
+    recording = source.recordings.get(trace_id)
     if from_step is not None:
         recording = checkpoints.calls_from(recording, from_step)
     codec = _codec(source)
@@ -202,15 +178,15 @@ def replay(
 ) -> Replay:
     """Re-run ``app`` on the recorded input of ``trace_id`` (or from its checkpoint at
     ``from_step``), answered from the recording; see the module docstring for what a
-    divergence does. The new trace is flushed to the tape before this returns or raises.
+    divergence does. The tape's reads see the new trace once this returns or raises.
     """
     from tracetape.replay import llamaindex  # LlamaIndex apps replay there (lazy import)
 
     if llamaindex.handles(app):
         _no_steps(app, from_step)
-        with flushed(source):
+        with published(source):
             return llamaindex.replay(source, trace_id, app, live, on_divergence)
-    with flushed(source), _session(source, trace_id, live, on_divergence, from_step) as session:
+    with published(source), _session(source, trace_id, live, on_divergence, from_step) as session:
         recording, player, config, mark = session
         inputs = recording.root_input
         if from_step is not None:
@@ -235,16 +211,15 @@ async def areplay(
 
     if llamaindex.handles(app):
         _no_steps(app, from_step)
-        async with aflushed(source):
+        with published(source):
             return await llamaindex.areplay(source, trace_id, app, live, on_divergence)
-    async with aflushed(source):
-        with _session(source, trace_id, live, on_divergence, from_step) as session:
-            recording, player, config, mark = session
-            inputs = recording.root_input
-            if from_step is not None:
-                inputs, config = None, await checkpoints.afork(app, recording, from_step, config)
-            else:
-                config = await checkpoints.astart(app, recording, config)
-            with _stopping(player, recording, mark):
-                output = await app.ainvoke(inputs, config=config)
-            return _finish(source, player, recording, mark, output)
+    with published(source), _session(source, trace_id, live, on_divergence, from_step) as session:
+        recording, player, config, mark = session
+        inputs = recording.root_input
+        if from_step is not None:
+            inputs, config = None, await checkpoints.afork(app, recording, from_step, config)
+        else:
+            config = await checkpoints.astart(app, recording, config)
+        with _stopping(player, recording, mark):
+            output = await app.ainvoke(inputs, config=config)
+        return _finish(source, player, recording, mark, output)

@@ -20,12 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracetape.errors import NotFoundError
 from tracetape.replay.llamaindex import _compat, payloads
 from tracetape.replay.llamaindex.mark import ReplayMark
 from tracetape.replay.llamaindex.player import LlamaIndexPlayer
 from tracetape.replay.player import OnDivergence
-from tracetape.replay.recording import NotReplayableError, Recording, read
+from tracetape.replay.recording import NotReplayableError, Recording
 from tracetape.replay.result import Replay, ReplayDivergence
 from tracetape.spans import kinds, semconv
 from tracetape.spans.recorder import Recorder
@@ -106,14 +105,6 @@ def refuse_unrecorded_stream(method: str, recording: Recording) -> None:
         )
 
 
-def _read(source: Source, trace_id: str) -> Recording:
-    try:
-        return read(source.query, trace_id)
-    except NotFoundError:
-        source.flush()  # it may have ended a moment ago and still wait in the queue
-        return read(source.query, trace_id)
-
-
 def _call(app: Any, method: str, arguments: dict[str, Any]) -> Any:
     """``app.method(**arguments)``, a ``**kwargs`` parameter's recorded dict spread."""
     target = getattr(app, method)
@@ -149,7 +140,7 @@ def _recording_handlers(recorder: Recorder) -> Any:
 def _session(
     source: Source, trace_id: str, live: Sequence[str], on_divergence: OnDivergence
 ) -> Generator[tuple[Recording, Entry, LlamaIndexPlayer, ReplayMark]]:
-    recording = _read(source, trace_id.strip().lower())
+    recording = source.recordings.get(trace_id)
     entry = _entry(source, recording)
     recorder: Recorder = source.recorder
     player = LlamaIndexPlayer(recording, recorder, live, on_divergence)

@@ -1,0 +1,127 @@
+"""A trace replayed again is read from the tape once: its `Recording` is kept while the
+tape is open (bounded), each replay gets its own root input, a deleted trace is
+forgotten, and a trace still running is read afresh every time."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from langchain_core.language_models import FakeListChatModel
+from langchain_core.prompts import ChatPromptTemplate
+
+from tracetape.errors import NotFoundError
+from tracetape.replay import recordings as recordings_module
+from tracetape.replay.recordings import Recordings
+from tracetape.replay.session import Source, published
+
+
+def chain(answer: str = "Paris.") -> Any:
+    prompt = ChatPromptTemplate.from_messages([("human", "{question}")])
+    return prompt | FakeListChatModel(responses=[answer])
+
+
+def record(tape: Any, question: str) -> str:
+    chain().invoke({"question": question}, config={"callbacks": [tape.langchain()]})
+    tape.flush()
+    return str(tape.traces().trace_id[0])
+
+
+class Counted:
+    """The tape's own reader, counting the queries it is asked."""
+
+    def __init__(self, tape: Any) -> None:
+        self.tape, self.count = tape, 0
+
+    def __call__(self, query: str, params: Any) -> pa.Table:
+        self.count += 1
+        return self.tape.sql(query, params, format="arrow")
+
+
+def test_a_trace_replayed_again_is_not_read_again(tape):
+    trace_id = record(tape, "Capital of France?")
+    query = Counted(tape)
+    kept = Recordings(query, tape.flush)
+
+    first = kept.get(trace_id)
+    reads = query.count
+    again = kept.get(trace_id.upper())
+
+    assert reads == 2  # the spans, then the blobs they name
+    assert query.count == reads
+    assert again.calls == first.calls and again.blobs is first.blobs
+
+
+def test_each_replay_gets_its_own_root_input(tape):
+    trace_id = record(tape, "Capital of France?")
+    kept = Recordings(Counted(tape), tape.flush)
+
+    kept.get(trace_id).root_input["question"] = "changed by the app"
+
+    assert kept.get(trace_id).root_input == {"question": "Capital of France?"}
+
+
+def test_the_oldest_recording_goes_first_when_more_are_kept_than_the_bound(tape, monkeypatch):
+    monkeypatch.setattr(recordings_module, "_KEEP", 2)
+    ids = [record(tape, f"Question {n}?") for n in range(3)]
+    query = Counted(tape)
+    kept = Recordings(query, tape.flush)
+    for trace_id in ids:
+        kept.get(trace_id)
+
+    reads = query.count
+    kept.get(ids[2])
+    assert query.count == reads  # kept
+    kept.get(ids[0])
+    assert query.count == reads + 2  # dropped, read again
+
+
+def test_a_trace_still_running_is_read_afresh(tape, monkeypatch):
+    trace_id = record(tape, "Capital of France?")
+    real_read = recordings_module.read
+
+    def running(query: Any, wanted: str) -> Any:
+        return dataclasses.replace(real_read(query, wanted), end=None)
+
+    monkeypatch.setattr(recordings_module, "read", running)
+    query = Counted(tape)
+    kept = Recordings(query, tape.flush)
+    kept.get(trace_id)
+    kept.get(trace_id)
+
+    assert query.count == 4
+
+
+def test_a_deleted_trace_is_not_replayed_from_memory(tape):
+    trace_id = record(tape, "Capital of France?")
+    app = chain()
+    tape.replay(trace_id, app=app)
+
+    tape.delete(trace_id)
+
+    with pytest.raises(NotFoundError, match=trace_id):
+        tape.replay(trace_id, app=app)
+
+
+def test_a_replay_s_own_trace_replays_at_once(tape):
+    trace_id = record(tape, "Capital of France?")
+    replay = tape.replay(trace_id, app=chain())
+    # The replay's own trace ended a moment ago and may still be queued: replaying it
+    # writes the queue first (no tape.flush() here).
+    again = tape.replay(replay.trace_id, app=chain())
+    assert again.output == replay.output
+
+
+def test_the_tape_is_told_when_a_replay_ends_also_when_it_raises():
+    ended: list[bool] = []
+    source = Source(
+        query=None, flush=None, recordings=None, ended=lambda: ended.append(True),  # type: ignore[arg-type]
+        recorder=None, langchain=lambda: None,  # type: ignore[arg-type]
+    )  # fmt: skip
+    with published(source):
+        pass
+    with pytest.raises(KeyError), published(source):
+        raise KeyError("the app failed")
+    assert ended == [True, True]
