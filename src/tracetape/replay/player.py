@@ -88,8 +88,10 @@ class Player:
         # A conversation sends its whole history on every call: each message object and
         # each recorded payload is keyed once (the object held, so its id stays unique).
         self._live_keys: dict[int, tuple[Any, str]] = {}
-        self._recorded_keys: dict[str, str] = {}
-        self._call_keys: dict[str, tuple[list[str], str | None, str | None]] = {}
+        self._recorded_keys: dict[str, str] = recording.memo.setdefault("message_keys", {})
+        self._call_keys: dict[str, tuple[list[str], str | None, str | None]] = (
+            recording.memo.setdefault("call_keys", {})
+        )
         self._canonical: dict[str, str] = {}
 
     def _live(self) -> None:

@@ -78,6 +78,9 @@ class Recording:
     """When the recorded root run started and ended."""
     root_output_digest: str | None = None
     """The content hash of the root output's stored form."""
+    memo: dict[str, Any] = field(default_factory=dict[str, Any])
+    """What players derive from the recording alone (request keys), kept with it so a
+    trace replayed again derives nothing twice (shared by its copies)."""
 
     def answer(self, digest: str) -> Any:
         """A fresh copy of the payload ``digest`` revived as LangChain objects (revived
