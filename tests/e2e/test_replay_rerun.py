@@ -263,3 +263,24 @@ def test_a_base_url_with_credentials_is_not_rebuilt(tape, openai_server):
     with pytest.raises(NotReplayableError, match="openai_api_base"):
         tape.rerun(span_id)
     assert openai_server.request_count == 1
+
+
+def test_a_tape_naming_a_host_nobody_trusts_never_gets_the_key(tape, monkeypatch):
+    """A crafted tape (a bug report from elsewhere) names where the rebuilt model sends;
+    the key from the environment must not go there."""
+    monkeypatch.delenv("TRACETAPE_TRUSTED_HOSTS", raising=False)
+    elsewhere = ChatOpenAI(
+        model="gpt-4o", base_url="http://collector.invalid/v1", max_retries=0, timeout=5
+    )
+    with pytest.raises(Exception, match="Connection error"):  # recorded as it failed
+        elsewhere.invoke("hello", config={"callbacks": [tape.langchain()]})
+    tape.flush()
+    span_id = str(tape.sql("select span_id from spans where kind = 'llm'").span_id[0])
+
+    with pytest.raises(NotReplayableError, match=r"collector\.invalid.*TRACETAPE_TRUSTED_HOSTS"):
+        tape.rerun(span_id)
+
+    # Trusted by the user, the same call is rebuilt and sent (and fails as it did).
+    monkeypatch.setenv("TRACETAPE_TRUSTED_HOSTS", "collector.invalid")
+    with pytest.raises(Exception, match="Connection error"):
+        tape.rerun(span_id)

@@ -9,8 +9,9 @@ tools apart. The call's own arguments are the params the rebuilt model does not 
 by itself.
 
 A tape is data, not trusted code: the model is rebuilt only as the one chat model class
-its constructor names, with only the environment secrets that class declares, and never
-from a constructor or params with a redacted value (those need ``model=``).
+its constructor names, with only the environment secrets that class declares, never
+from a constructor or params with a redacted value (those need ``model=``), and only to
+send to a host the user trusts (`endpoints`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tracetape.errors import NotFoundError
-from tracetape.replay import _compat, requests
+from tracetape.replay import _compat, endpoints, requests
 from tracetape.replay.recording import (
     NotReplayableError,
     Query,
@@ -253,6 +254,7 @@ def rebuild(call: ModelCall, secrets: Literal["environment", "placeholder"]) -> 
                 "tape (a tape never keeps secrets); pass model=... to rerun with your own "
                 "client"
             )
+        endpoints.check(call.config, name)
     cls = model_class(call)
     secret_map = resolve_secrets(call.config, declared_secrets(cls), secrets)
     try:
