@@ -460,7 +460,8 @@ class Tape:
         traces: Sequence[str] | pd.DataFrame | None = None,
     ) -> dict[str, int]:
         """Write traces and all they link to (spans, scores, blobs, environments, runs,
-        artifacts) to ``dest/<view>.<format>``.
+        artifacts) to ``dest/<view>.<format>``; with format "tape", as a new tape file at
+        ``dest`` (a fixture a test replays, see `tracetape.testing`).
 
         ``traces``: ids, or a frame with a ``trace_id`` column (``tape.traces(...)``);
         all traces when None. Returns the rows written per file.
@@ -468,6 +469,7 @@ class Tape:
         Example:
             >>> tape.export("out", "jsonl", traces=tape.traces(errors_only=True))
             {'traces': 2, 'spans': 31, 'scores': 0, 'blobs': 9, 'environments': 1, 'runs': 1, ...}
+            >>> tape.export("tests/fixtures/refund.duckdb", "tape", traces=[trace_id])
         """
         self.flush()
         import pandas as pd

@@ -3,6 +3,7 @@
 Example:
     $ tracetape export --format parquet --out exported/
     $ tracetape export --format jsonl --out failed/ --errors --since 7d
+    $ tracetape export --format tape --out tests/fixtures/refund.duckdb --trace 4bf92f35...
 """
 
 from __future__ import annotations
@@ -26,10 +27,16 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     parser = verbs.add_parser(
         "export",
         help="write traces with their spans, scores, blobs, environments, runs and artifacts "
-        "as Parquet or JSON lines",
+        "as Parquet or JSON lines, or as a new tape file (a test fixture to replay)",
     )
     parser.add_argument("--format", choices=export.FORMATS, default="parquet")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output folder; with --format tape, the new tape file",
+    )
     parser.add_argument(
         "--trace", action="append", metavar="ID", help="only this trace (repeatable)"
     )
@@ -66,6 +73,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     table.add_column("file")
     table.add_column("rows", justify="right")
     for view, rows in written.items():
-        table.add_row(f"{view}.{args.format}", str(rows))
+        table.add_row(view if args.format == "tape" else f"{view}.{args.format}", str(rows))
     console.print(table)
     return 0

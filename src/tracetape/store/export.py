@@ -1,4 +1,4 @@
-"""Export: selected traces and everything linked to them, one file per public view.
+"""Export: selected traces and everything linked to them, one file per view, or a tape.
 
 ``traces``, ``spans``, ``scores``, ``blobs`` (the payloads the spans refer to, and the
 member lists of the exported datasets), ``environments`` (those the spans and runs ran
@@ -9,22 +9,31 @@ traces are exported), ``artifact_links`` (the links of those runs and traces) an
 anything else. The columns are the views' own (``scores`` and ``tags`` stay nested in
 Parquet and become JSON arrays in JSON lines). It reads through the public views, so
 spans still in the spool are exported too, while another process records.
+
+Format ``tape`` writes the same rows as a new, self-contained tape file instead (what
+a test keeps as a fixture to replay; see `tracetape.testing`): written to a temporary
+name beside it and renamed when complete. Prompt and model artifacts derived from spans
+are not copied; the new tape derives them from its own spans again.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import duckdb
+import pyarrow as pa
 
 from tracetape.errors import NotFoundError, TapeError
-from tracetape.store import access
+from tracetape.store import access, fold, spool
+from tracetape.store.schema.tables import SEGMENT_SCHEMAS
 from tracetape.store.schema.views import blob_refs
 
-Format = Literal["parquet", "jsonl"]
-FORMATS: tuple[Format, ...] = ("parquet", "jsonl")
+Format = Literal["parquet", "jsonl", "tape"]
+FORMATS: tuple[Format, ...] = ("parquet", "jsonl", "tape")
 
 _SELECTED = "(SELECT trace_id FROM _export_ids)"
 _RUNS = "(SELECT run_id FROM _export_runs)"
@@ -55,6 +64,43 @@ _QUERIES: dict[str, str] = {
     ),
 }
 """File name (a public view) -> the query that selects its rows."""
+
+
+# The spool folder each view's rows go to in an exported tape, selected in the column
+# order and types of that folder's segments (JSON back to text; a run's latest row).
+_TAPE_ROWS: dict[str, str] = {
+    "spans": (
+        "SELECT trace_id, span_id, parent_span_id, name, kind, operation, start_time, "
+        "end_time, duration_ms, status, status_message, error_type, model, provider, "
+        "tool_name, input::VARCHAR AS input, output::VARCHAR AS output, "
+        "attributes::VARCHAR AS attributes, input_tokens, output_tokens, run_id, "
+        "environment_id, replay_of, tags, replayable, NULL::BIGINT AS pid FROM ({spans})"
+    ),
+    "blobs": "SELECT hash, content::VARCHAR AS content, size FROM ({blobs})",
+    "environments": (
+        "SELECT environment_id, taken_at, python, platform, git_commit, git_dirty_hash, "
+        "container_image, snapshot::VARCHAR AS snapshot FROM ({environments})"
+    ),
+    "scores": (
+        "SELECT score_id, trace_id, span_id, name, value, label, comment, source, created_at "
+        "FROM ({scores})"
+    ),
+    "runs": (
+        "SELECT run_id || CASE WHEN status = 'running' THEN ':start' ELSE ':end' END "
+        "AS record_id, run_id, name, parent_run_id, status, error_type, error_message, "
+        "params::VARCHAR AS params, tags, start_time, end_time, environment_id, trace_id, "
+        "parent_span_id, NULL::BIGINT AS pid, coalesce(end_time, start_time) AS recorded_at "
+        "FROM ({runs})"
+    ),
+    "artifacts": (
+        "SELECT artifact_id, kind, name, uri, size, metadata::VARCHAR AS metadata, created_at "
+        "FROM ({artifacts}) WHERE source = 'logged'"
+    ),
+    "artifact_links": (
+        "SELECT link_id, artifact_id, run_id, trace_id, span_id, role, name, uri, created_at "
+        "FROM ({artifact_links}) WHERE source = 'logged'"
+    ),
+}
 
 
 def _quote(text: str) -> str:
@@ -116,6 +162,8 @@ def export(
         trace_ids = [trace_ids]
     if not path.is_file():
         raise TapeError(f"no tape at {path}")
+    if fmt == "tape":
+        return _export_tape(path, timeout, dest, trace_ids)
     dest.mkdir(parents=True, exist_ok=True)
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT json"
     written: dict[str, int] = {}
@@ -130,3 +178,40 @@ def export(
         con.execute("DROP TABLE IF EXISTS _export_ids")
         con.execute("DROP TABLE IF EXISTS _export_runs")
     return written
+
+
+def _export_tape(
+    path: Path, timeout: float, dest: Path, trace_ids: Sequence[str] | None
+) -> dict[str, int]:
+    """Write the selected rows as a new tape at ``dest`` (which must not exist yet)."""
+    if dest.exists():
+        raise TapeError(f"{dest} exists: a tape is exported to a new file")
+    tables: dict[str, pa.Table] = {}
+    with access.reading(path, timeout) as con:
+        _select_ids(con, trace_ids)
+        for folder, rows in _TAPE_ROWS.items():
+            query = rows.format(**{view: _QUERIES[view] for view in _TAPE_ROWS})
+            schema = SEGMENT_SCHEMAS[folder]
+            tables[folder] = con.sql(query).to_arrow_table().cast(schema)
+        n_traces = int(con.execute("SELECT count(*) FROM _export_ids").fetchall()[0][0])
+        con.execute("DROP TABLE IF EXISTS _export_ids")
+        con.execute("DROP TABLE IF EXISTS _export_runs")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        access.create_or_upgrade(partial, timeout)
+        segments = spool.spool_dir(partial)
+        for folder, table in tables.items():
+            if table.num_rows:
+                spool.write_segment(segments, folder, table)
+        with access.writing(partial, timeout) as con:
+            if con is None:  # pragma: no cover - with a timeout it waits or raises
+                raise TapeError(f"could not open {partial} to write it")
+            fold.fold_into(con, segments)
+        shutil.rmtree(segments)
+        partial.replace(dest)
+    finally:
+        partial.unlink(missing_ok=True)
+        partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
+        shutil.rmtree(spool.spool_dir(partial), ignore_errors=True)
+    return {"traces": n_traces} | {folder: table.num_rows for folder, table in tables.items()}
