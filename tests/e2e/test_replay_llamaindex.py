@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ import pytest
 from llama_index.core import PromptTemplate
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.chat_engine import SimpleChatEngine
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.tools import FunctionTool
+from pydantic import Field
 
 from tests.fakes import llamaindex as fakes
 from tracetape.capture.llamaindex import LlamaIndexRecorder
@@ -453,3 +456,51 @@ def test_a_llamaindex_only_install_replays_without_langchain(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("replayed ")
+
+
+class Gate(BaseNodePostprocessor):
+    """Orders two replays in threads: "early" starts first and waits inside until "late"
+    is inside too; "late" then waits until "early" has returned."""
+
+    events: dict[str, Any] = Field(default_factory=dict)
+
+    def _postprocess_nodes(self, nodes: list[Any], query_bundle: Any = None) -> list[Any]:
+        name = threading.current_thread().name
+        if name not in ("early", "late"):  # the recording
+            return nodes
+        self.events[f"{name} inside"].set()
+        other = "late inside" if name == "early" else "early returned"
+        assert self.events[other].wait(timeout=20)
+        return nodes
+
+
+def test_concurrent_replays_are_each_recorded_whole(tape, index, embed):
+    """Replays in threads share the handlers attached for them: the first to return must
+    not stop recording the others (nothing of the user's is attached here)."""
+    llm = fakes.CountingLLM()
+    events = {n: threading.Event() for n in ("early inside", "late inside", "early returned")}
+    gate = Gate(events=events)
+    engine = index.as_query_engine(llm=llm, similarity_top_k=2, node_postprocessors=[gate])
+    with fakes.attached(tape.recorder):
+        trace_id, recorded = record(tape, engine)
+    results: dict[str, Replay] = {}
+
+    def replay(name: str) -> None:
+        results[name] = tape.replay(trace_id, app=engine)
+        if name == "early":
+            events["early returned"].set()
+
+    early = threading.Thread(target=replay, args=("early",), name="early")
+    late = threading.Thread(target=replay, args=("late",), name="late")
+    early.start()
+    assert events["early inside"].wait(timeout=20)
+    late.start()
+    early.join(timeout=30)
+    late.join(timeout=30)
+
+    assert sorted(results) == ["early", "late"] and llm.calls == 1
+    shape = "select n_llm, n_retriever, replay_of from traces where trace_id = ?"
+    for replay in results.values():
+        assert replay.same_output and str(replay.output) == str(recorded)
+        row = tape.sql(shape, [replay.trace_id]).to_dict("records")
+        assert row == [{"n_llm": 1, "n_retriever": 1, "replay_of": trace_id}]

@@ -4,7 +4,7 @@ point (``query``, ``chat``, a workflow's ``run``) on the recorded arguments unde
 
 The re-run is recorded by the LlamaIndex handlers already recording into the tape
 (``tracetape.instrument(tape)`` or ``tape.llamaindex().attach()``), else by a pair
-attached for the replay only.
+attached while replays run (see `attach`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracetape.replay.llamaindex import _compat, payloads
+from tracetape.replay.llamaindex import _compat, attach, payloads
 from tracetape.replay.llamaindex.mark import ReplayMark
 from tracetape.replay.llamaindex.player import LlamaIndexPlayer
 from tracetape.replay.player import OnDivergence
@@ -122,20 +122,6 @@ def _call(app: Any, method: str, arguments: dict[str, Any]) -> Any:
     return target(*args, **kwargs)
 
 
-def _recording_handlers(recorder: Recorder) -> Any:
-    """A handler pair attached for this replay, or None when the tape's is attached."""
-    from tracetape.capture.llamaindex import handlers
-    from tracetape.capture.llamaindex._compat import root_dispatcher
-    from tracetape.capture.llamaindex.span_handler import TracetapeSpanHandler
-
-    for handler in root_dispatcher().span_handlers:
-        if isinstance(handler, TracetapeSpanHandler) and handler.recorder is recorder:
-            return None
-    pair = handlers(recorder)
-    pair.attach()
-    return pair
-
-
 @contextmanager
 def _session(
     source: Source, trace_id: str, live: Sequence[str], on_divergence: OnDivergence
@@ -145,17 +131,13 @@ def _session(
     recorder: Recorder = source.recorder
     player = LlamaIndexPlayer(recording, recorder, live, on_divergence)
     _compat.install()
-    pair = _recording_handlers(recorder)
     mark = ReplayMark(player, recording.trace_id)
-    mark.attach()
-    token = _compat.active.set(player)
-    try:
-        yield recording, entry, player, mark
-    finally:
-        _compat.active.reset(token)
-        mark.detach()
-        if pair is not None:
-            pair.detach()
+    with attach.recorded(recorder, mark):
+        token = _compat.active.set(player)
+        try:
+            yield recording, entry, player, mark
+        finally:
+            _compat.active.reset(token)
 
 
 def _result(
