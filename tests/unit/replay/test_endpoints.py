@@ -9,22 +9,13 @@ import pytest
 from langchain_core.load import dumpd
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
+from tests.unit.replay.test_model_call import recorded as recorded_call
 from tracetape.replay import NotReplayableError, endpoints, model_call
 from tracetape.replay.model_call import ModelCall
 
 
 def recorded(config: dict[str, Any]) -> ModelCall:
-    return ModelCall(
-        span_id="00f067aa0ba902b7",
-        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
-        model_class="ChatOpenAI",
-        messages=[],
-        response=None,
-        params={},
-        tools=None,
-        config=config,
-        streamed=False,
-    )
+    return recorded_call({}, config)
 
 
 def openai(**kwargs: Any) -> dict[str, Any]:
