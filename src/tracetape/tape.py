@@ -141,10 +141,10 @@ class Tape:
     def _reader(self) -> TapeReader:
         """The reader, once what a replay recorded since the last read is in the spool."""
         if self._replayed:
-            self._replayed = False
             try:
                 self._spool()
-            except FlushError as exc:  # still queued and retried; the read goes on
+                self._replayed = False
+            except FlushError as exc:  # still queued, retried by the next read; this one goes on
                 logger.warning("tracetape: a replay's trace is not on the tape yet: %s", exc)
         return self._tape_reader
 
@@ -226,6 +226,8 @@ class Tape:
                 # The spans are durable in the spool and visible; a later fold moves them.
                 logger.debug("tracetape: %s is held by another process; fold deferred", self.path)
         finally:
+            if "_recordings" in self.__dict__:
+                self._recordings.forget()  # what replays kept, free with the tape
             if self._owns_provider:
                 self._provider.shutdown()
             if default_recorder() is self.recorder:
@@ -451,7 +453,8 @@ class Tape:
                 keep_environments=[str(self.snapshot.get("environment_id"))],
             )
         finally:
-            self._recordings.forget()  # a deleted trace is not replayed from memory
+            if "_recordings" in self.__dict__:  # a deleted trace is not replayed from memory
+                self._recordings.forget()
 
     def export(
         self,

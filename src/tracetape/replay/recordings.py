@@ -3,8 +3,13 @@
 The counterfactual loop replays one trace again and again (edit the prompt, replay,
 edit again), and reading a recording (two queries over the views, every answer revived
 as LangChain objects) costs about half the untraced run of the app it replays. A trace
-whose root has ended does not change any more, so its `Recording` is kept, in a small
-LRU bounded by count and by payload size; a trace still running is read afresh each time.
+is read only once its root span has been written, which happens when the root ends,
+after its children; from then on it does not change, so its `Recording` is kept, in a
+small LRU bounded by count and by payload size.
+
+A trace that ended a moment ago in this process may still wait, whole or in part, in
+the queue of the background writer: when the read finds no such trace, or finds it
+without its root, the queue is written and the trace read once more.
 
 What a replay may change is never shared: every answer is deep-copied when played
 (`Recording.answer`), and each `get` gives its own copy of the root input, which the app
@@ -21,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from tracetape.errors import NotFoundError
-from tracetape.replay.recording import Query, Recording, read
+from tracetape.replay.recording import NotReplayableError, Query, Recording, read
 
 _KEEP = 8
 """Recordings kept per tape."""
@@ -48,8 +53,8 @@ class Recordings:
                 self._kept.move_to_end(key)
         if kept is None:
             kept = self._read(key)
-            if kept.end is None or sum(map(len, kept.blobs.values())) > _KEEP_CHARS:
-                return kept  # still running, or too big to hold: this replay's own
+            if sum(map(len, kept.blobs.values())) > _KEEP_CHARS:
+                return kept  # too big to hold: this replay's own
             with self._lock:
                 self._kept[key] = kept
                 while len(self._kept) > _KEEP:
@@ -64,6 +69,7 @@ class Recordings:
     def _read(self, trace_id: str) -> Recording:
         try:
             return read(self._query, trace_id)
-        except NotFoundError:
-            self._flush()  # it may have ended a moment ago and still wait in the queue
+        except (NotFoundError, NotReplayableError):
+            # It may have ended a moment ago, its root (or all of it) still queued.
+            self._flush()
             return read(self._query, trace_id)

@@ -1,17 +1,20 @@
 """A trace replayed again is read from the tape once: its `Recording` is kept while the
 tape is open (bounded), each replay gets its own root input, a deleted trace is
-forgotten, and a trace still running is read afresh every time."""
+forgotten, and a trace that ended a moment ago is found in the writer's queue, also when
+part of it was written already."""
 
 from __future__ import annotations
 
-import dataclasses
+import time
 from typing import Any
 
 import pyarrow as pa
 import pytest
 from langchain_core.language_models import FakeListChatModel
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableLambda
 
+import tracetape
 from tracetape.errors import NotFoundError
 from tracetape.replay import recordings as recordings_module
 from tracetape.replay.recordings import Recordings
@@ -78,22 +81,6 @@ def test_the_oldest_recording_goes_first_when_more_are_kept_than_the_bound(tape,
     assert query.count == reads + 2  # dropped, read again
 
 
-def test_a_trace_still_running_is_read_afresh(tape, monkeypatch):
-    trace_id = record(tape, "Capital of France?")
-    real_read = recordings_module.read
-
-    def running(query: Any, wanted: str) -> Any:
-        return dataclasses.replace(real_read(query, wanted), end=None)
-
-    monkeypatch.setattr(recordings_module, "read", running)
-    query = Counted(tape)
-    kept = Recordings(query, tape.flush)
-    kept.get(trace_id)
-    kept.get(trace_id)
-
-    assert query.count == 4
-
-
 def test_a_deleted_trace_is_not_replayed_from_memory(tape):
     trace_id = record(tape, "Capital of France?")
     app = chain()
@@ -105,13 +92,31 @@ def test_a_deleted_trace_is_not_replayed_from_memory(tape):
         tape.replay(trace_id, app=app)
 
 
-def test_a_replay_s_own_trace_replays_at_once(tape):
-    trace_id = record(tape, "Capital of France?")
-    replay = tape.replay(trace_id, app=chain())
-    # The replay's own trace ended a moment ago and may still be queued: replaying it
-    # writes the queue first (no tape.flush() here).
-    again = tape.replay(replay.trace_id, app=chain())
-    assert again.output == replay.output
+def slow_chain(seconds: float) -> Any:
+    def slow(value: Any) -> Any:
+        time.sleep(seconds)
+        return value
+
+    return chain() | RunnableLambda(slow)
+
+
+def test_a_replay_s_own_trace_replays_at_once(tmp_path, monkeypatch):
+    """The background writer writes every 50 ms here and the replay's last step takes
+    300 ms: its model call is on the tape before its root ends, which waits in the queue
+    when the replay returns. Replaying it at once writes the queue first (no flush)."""
+    monkeypatch.setenv("TRACETAPE_FLUSH_INTERVAL", "0.05")
+    tape = tracetape.open(tmp_path / "tape.duckdb")
+    try:
+        app = slow_chain(0.3)
+        app.invoke({"question": "Capital of France?"}, config={"callbacks": [tape.langchain()]})
+        tape.flush()
+        replay = tape.replay(str(tape.traces().trace_id[0]), app=app)
+
+        again = tape.replay(replay.trace_id, app=app)
+
+        assert again.output == replay.output and again.same_output
+    finally:
+        tape.close()
 
 
 def test_the_tape_is_told_when_a_replay_ends_also_when_it_raises():
