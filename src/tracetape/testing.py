@@ -59,6 +59,9 @@ def tape_from(tmp_path: Path) -> Iterator[Callable[[str | Path], Tape]]:
             raise FileNotFoundError(f"no tape at {source} (export one with format='tape')")
         copy = tmp_path / f"{source.stem}-{len(opened)}{source.suffix}"
         shutil.copy2(source, copy)
+        wal = source.with_name(source.name + ".wal")
+        if wal.is_file():  # a tape last written by a process that did not close it
+            shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
         if spool_dir(source).is_dir():  # spans a recording process has not folded yet
             shutil.copytree(spool_dir(source), spool_dir(copy))
         opened.append(tracetape.open(copy))

@@ -8,6 +8,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 import tracetape
@@ -69,9 +70,16 @@ def test_a_trace_exported_as_a_tape_holds_it_and_all_it_links_to(tape, openai_se
 
     written = tape.export(fixture, "tape", traces=[trace_id])
 
-    assert fixture.is_file() and sorted(p.name for p in fixture.parent.iterdir()) == [
-        "calculator.duckdb"
-    ]  # one file: no spool folder, no temporary left
+    # The file and its spool folder, empty (no segment, no temporary left).
+    assert sorted(p.name for p in fixture.parent.iterdir()) == [
+        "calculator.duckdb",
+        "calculator.spool",
+    ]
+    segments = fixture.parent / "calculator.spool"
+    assert {p.name for p in segments.rglob("*.parquet")} == {"_schema.parquet"}
+    # Plain DuckDB reads it through the tape's saved views.
+    with duckdb.connect(str(fixture), read_only=True) as con:
+        assert con.sql("select count(*) from spans").fetchall() == [(written["spans"],)]
     assert written["traces"] == 1 and written["spans"] == len(tape.trace(trace_id).spans)
     exported = TapeReader(fixture)
     assert list(exported.traces().trace_id) == [trace_id]
@@ -119,9 +127,13 @@ def test_a_tape_is_exported_only_to_a_new_file_and_only_with_known_traces(
     trace_id, _ = record(tape, openai_server)
     taken = tmp_path / "taken.duckdb"
     taken.write_bytes(b"")
+    stale = tmp_path / "stale.spool" / "spans"  # left by an older tape of that name
+    stale.mkdir(parents=True)
 
-    with pytest.raises(TapeError, match="exists"):
-        tape.export(taken, "tape", traces=[trace_id])
+    for dest in (taken, tmp_path / "stale.duckdb"):
+        with pytest.raises(TapeError, match="exists"):
+            tape.export(dest, "tape", traces=[trace_id])
+    assert not (tmp_path / "stale.duckdb").exists()
     with pytest.raises(NotFoundError, match="0" * 32):
         tape.export(tmp_path / "missing.duckdb", "tape", traces=["0" * 32])
 

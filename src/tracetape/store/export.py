@@ -10,10 +10,11 @@ anything else. The columns are the views' own (``scores`` and ``tags`` stay nest
 Parquet and become JSON arrays in JSON lines). It reads through the public views, so
 spans still in the spool are exported too, while another process records.
 
-Format ``tape`` writes the same rows as a new, self-contained tape file instead (what
-a test keeps as a fixture to replay; see `tracetape.testing`): written to a temporary
-name beside it and renamed when complete. Prompt and model artifacts derived from spans
-are not copied; the new tape derives them from its own spans again.
+Format ``tape`` writes the same rows as a new, self-contained tape instead (what a test
+keeps as a fixture to replay; see `tracetape.testing`): the file, written to a temporary
+name beside it and renamed when complete, and its empty spool folder. Prompt and model
+artifacts derived from spans are not copied; the new tape derives them from its own
+spans again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from tracetape.errors import NotFoundError, TapeError
-from tracetape.store import access, fold, spool
+from tracetape.store import access, connection, fold, spool
 from tracetape.store.schema.tables import SEGMENT_SCHEMAS
 from tracetape.store.schema.views import blob_refs
 
@@ -184,8 +185,11 @@ def _export_tape(
     path: Path, timeout: float, dest: Path, trace_ids: Sequence[str] | None
 ) -> dict[str, int]:
     """Write the selected rows as a new tape at ``dest`` (which must not exist yet)."""
-    if dest.exists():
-        raise TapeError(f"{dest} exists: a tape is exported to a new file")
+    if dest.exists() or spool.spool_dir(dest).exists():
+        raise TapeError(
+            f"{dest} or its spool folder {spool.spool_dir(dest).name} exists: a tape is "
+            "exported to a new file"
+        )
     tables: dict[str, pa.Table] = {}
     with access.reading(path, timeout) as con:
         _select_ids(con, trace_ids)
@@ -198,20 +202,27 @@ def _export_tape(
         con.execute("DROP TABLE IF EXISTS _export_runs")
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    dest_spool = spool.spool_dir(dest)
+    done = False
     try:
         access.create_or_upgrade(partial, timeout)
         segments = spool.spool_dir(partial)
         for folder, table in tables.items():
             if table.num_rows:
                 spool.write_segment(segments, folder, table)
+        spool.ensure(dest_spool)
         with access.writing(partial, timeout) as con:
             if con is None:  # pragma: no cover - with a timeout it waits or raises
                 raise TapeError(f"could not open {partial} to write it")
             fold.fold_into(con, segments)
-        shutil.rmtree(segments)
+            # Its saved views read the spool beside ``dest`` (plain DuckDB uses them).
+            connection.prepare(con, dest_spool.resolve())
         partial.replace(dest)
+        done = True
     finally:
         partial.unlink(missing_ok=True)
         partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
         shutil.rmtree(spool.spool_dir(partial), ignore_errors=True)
+        if not done:
+            shutil.rmtree(dest_spool, ignore_errors=True)
     return {"traces": n_traces} | {folder: table.num_rows for folder, table in tables.items()}
