@@ -605,3 +605,20 @@ def test_why_did_it_change_follows_the_fixed_answer_to_the_faq(why_did_it_change
     events = why_did_it_change.text("openlineage")
     # One event per pipeline run and per trace the lineage holds: support-v3 and its trace.
     assert events == "2 OpenLineage events: ['support-v3', 'trace/support-agent-v2']\n"
+
+
+def test_why_did_it_change_keeps_the_fix_as_a_fixture_that_replays(why_did_it_change, story):
+    fields = _fields(why_did_it_change.text("fixture"))
+    fixture = why_did_it_change.tape("shipping_fixed.duckdb")
+    (fixed,) = fixture.sql("select trace_id from traces").trace_id
+    assert fixed == story.counterfactual
+    assert fields["exported spans"] == str(len(story.reader.trace(fixed).spans))
+    assert fields["same output"] == "True" and fields["model calls"] == "0"
+    (row,) = story.reader.sql(
+        "select n_llm, n_tool, n_retriever from traces where trace_id = ?", [fixed]
+    ).itertuples()
+    # Every model and tool call; the FAQ search's retrieval ran inside its tool, which the
+    # fixture answered, so it is never made.
+    assert (row.n_retriever, fields["from the fixture"]) == (1, str(row.n_llm + row.n_tool))
+    # The fixture itself was not written: the replay went to its copy.
+    assert list(fixture.sql("select trace_id from traces").trace_id) == [fixed]
