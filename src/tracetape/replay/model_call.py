@@ -186,6 +186,12 @@ def model_class(call: ModelCall) -> type:
     return cls
 
 
+def provider(cls: type) -> str:
+    """The package a model class comes from (``langchain_openai``): whose base-URL
+    variables say where it may send (`endpoints`)."""
+    return cls.__module__.split(".", 1)[0]
+
+
 def declared_secrets(cls: type) -> dict[str, str]:
     """The secrets a model class declares (LangChain's ``lc_secrets``, over its MRO as
     ``dumpd`` gathers them): constructor field -> environment variable."""
@@ -254,8 +260,9 @@ def rebuild(call: ModelCall, secrets: Literal["environment", "placeholder"]) -> 
                 "tape (a tape never keeps secrets); pass model=... to rerun with your own "
                 "client"
             )
-        endpoints.check(call.config, name)
     cls = model_class(call)
+    if secrets == "environment":
+        endpoints.check(call.config, name, provider(cls))
     secret_map = resolve_secrets(call.config, declared_secrets(cls), secrets)
     try:
         with warnings.catch_warnings():
@@ -267,7 +274,7 @@ def rebuild(call: ModelCall, secrets: Literal["environment", "placeholder"]) -> 
                 secrets_map=secret_map,
                 secrets_from_env=False,
             )
-    except (ImportError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except Exception as exc:
         raise NotReplayableError(f"cannot rebuild the recorded model {name}: {exc}") from exc
     if not isinstance(model, cls):
         raise NotReplayableError(f"the recorded model {name} did not rebuild as a chat model")

@@ -8,11 +8,12 @@ a trace of its own whose model span carries ``tracetape.rerun_of``: the span re-
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from tracetape.errors import NotFoundError
-from tracetape.replay import _compat, model_call, requests
+from tracetape.replay import _compat, endpoints, model_call, requests
 from tracetape.replay.mark import RootMark
 from tracetape.replay.model_call import ModelCall
 from tracetape.replay.result import Rerun
@@ -98,8 +99,15 @@ def rerun(
     token = _compat.active.set(None)  # never answered from a tape, even inside a replay
     outputs: list[Any] = []
     trace_ids: list[str | None] = []
+    # A model rebuilt from the tape sends only where the user trusts (each request is
+    # checked as its client parsed it); a model given is the user's own.
+    guard = (
+        endpoints.guarded(call.model_class or "(unknown class)", model_call.provider(type(target)))
+        if model is None
+        else contextlib.nullcontext()
+    )
     try:
-        with published(source):
+        with published(source), guard:
             for _ in range(n):
                 mark = RootMark({semconv.RERUN_OF: call.span_id})
                 config = {"callbacks": [source.handler, mark]}
