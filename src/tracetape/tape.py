@@ -226,8 +226,7 @@ class Tape:
                 # The spans are durable in the spool and visible; a later fold moves them.
                 logger.debug("tracetape: %s is held by another process; fold deferred", self.path)
         finally:
-            if "_recordings" in self.__dict__:
-                self._recordings.forget()  # what replays kept, free with the tape
+            self._forget_recordings()  # what replays kept, free with the tape
             if self._owns_provider:
                 self._provider.shutdown()
             if default_recorder() is self.recorder:
@@ -453,8 +452,7 @@ class Tape:
                 keep_environments=[str(self.snapshot.get("environment_id"))],
             )
         finally:
-            if "_recordings" in self.__dict__:  # a deleted trace is not replayed from memory
-                self._recordings.forget()
+            self._forget_recordings()  # a deleted trace is not replayed from memory
 
     def export(
         self,
@@ -579,6 +577,10 @@ class Tape:
         from tracetape.replay.recordings import Recordings
 
         return Recordings(self._tape_reader.arrow, self._spool)
+
+    def _forget_recordings(self) -> None:
+        if "_recordings" in self.__dict__:  # built by the first replay only
+            self._recordings.forget()
 
     def _source(self) -> ReplaySource:
         from tracetape.replay.session import Source

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
+import inspect
 import ipaddress
 import os
 import re
@@ -255,7 +256,7 @@ def _check_request(request: Any) -> None:
 def _wrap(send: Any) -> Any:
     if getattr(send, _MARK, False):
         return send
-    if _is_coroutine(send):
+    if inspect.iscoroutinefunction(send):
 
         @functools.wraps(send)
         async def asend(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -272,12 +273,6 @@ def _wrap(send: Any) -> Any:
 
     setattr(wrapper, _MARK, True)
     return wrapper
-
-
-def _is_coroutine(fn: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(fn)
 
 
 def _install() -> None:
