@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracetape.replay import _compat, checkpoints, requests
+from tracetape.replay import _compat, checkpoints, ending, requests
 from tracetape.replay.player import OnDivergence, Player
 from tracetape.replay.recording import NotReplayableError, Query, Recording
-from tracetape.replay.result import Replay, ReplayDivergence
+from tracetape.replay.result import Replay
 from tracetape.spans import semconv
 
 if TYPE_CHECKING:
@@ -127,45 +127,12 @@ def _same_output(source: Source, recording: Recording, output: Any) -> bool | No
     return requests.comparable(now) == requests.comparable(recording.payload(digest))
 
 
-def _result(player: Player, recording: Recording, mark: RootMark, output: Any = None) -> Replay:
-    return Replay(
-        output,
-        mark.trace_id,
-        recording.trace_id,
-        player.divergences,
-        from_tape=player.from_tape,
-        ran_live=player.ran_live,
-    )
-
-
 def _finish(
     source: Source, player: Player, recording: Recording, mark: RootMark, output: Any
 ) -> Replay:
-    result = _result(player, recording, mark, output)
-    result.same_output = _same_output(source, recording, output)
-    try:
-        player.finish()
-    except ReplayDivergence as exc:
-        exc.replay = result
-        raise
-    return result
-
-
-@contextmanager
-def _stopping(player: Player, recording: Recording, mark: RootMark) -> Generator[None]:
-    """Re-raise a divergence with the partial `Replay`, also when the app wrapped or
-    swallowed it (a ToolNode turning errors into messages, a retry)."""
-    try:
-        yield
-    except ReplayDivergence as exc:
-        exc.replay = _result(player, recording, mark)
-        raise
-    except Exception as exc:
-        if not player.stopped:
-            raise
-        raise ReplayDivergence(player.divergences[0], _result(player, recording, mark)) from exc
-    if player.stopped:
-        raise ReplayDivergence(player.divergences[0], _result(player, recording, mark))
+    ended = ending.result(player, recording, mark, output)
+    ended.same_output = _same_output(source, recording, output)
+    return ending.finish(player, ended)
 
 
 def replay(
@@ -193,7 +160,7 @@ def replay(
             inputs, config = None, checkpoints.fork(app, recording, from_step, config)
         else:
             config = checkpoints.start(app, recording, config)
-        with _stopping(player, recording, mark):
+        with ending.stopping(player, recording, mark):
             output = app.invoke(inputs, config=config)
         return _finish(source, player, recording, mark, output)
 
@@ -220,6 +187,6 @@ async def areplay(
             inputs, config = None, await checkpoints.afork(app, recording, from_step, config)
         else:
             config = await checkpoints.astart(app, recording, config)
-        with _stopping(player, recording, mark):
+        with ending.stopping(player, recording, mark):
             output = await app.ainvoke(inputs, config=config)
         return _finish(source, player, recording, mark, output)

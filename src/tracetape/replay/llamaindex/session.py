@@ -20,12 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracetape.replay import ending
 from tracetape.replay.llamaindex import _compat, attach, payloads
 from tracetape.replay.llamaindex.mark import ReplayMark
 from tracetape.replay.llamaindex.player import LlamaIndexPlayer
 from tracetape.replay.player import OnDivergence
 from tracetape.replay.recording import NotReplayableError, Recording
-from tracetape.replay.result import Replay, ReplayDivergence
+from tracetape.replay.result import Replay
 from tracetape.spans import kinds, semconv
 from tracetape.spans.recorder import Recorder
 
@@ -140,23 +141,6 @@ def _session(
             _compat.active.reset(token)
 
 
-def _result(
-    player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark, output: Any = None
-) -> Replay:
-    return Replay(
-        output,
-        mark.trace_id,
-        recording.trace_id,
-        player.divergences,
-        from_tape=player.from_tape,
-        ran_live=player.ran_live,
-    )
-
-
-def _partial(player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark) -> Replay:
-    return _result(player, recording, mark)
-
-
 def _answer(output: Any) -> str | None:
     """The response text of a query or chat engine's output (a streamed one read out)."""
     from llama_index.core.base.response.schema import AsyncStreamingResponse, StreamingResponse
@@ -177,34 +161,12 @@ def _same_output(entry: Entry, output: Any) -> bool | None:
     return None if now is None else now == entry.answer
 
 
-@contextmanager
-def _stopping(player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark) -> Generator[None]:
-    """Re-raise a divergence with the partial `Replay`, also when the app wrapped it (a
-    workflow re-raising a step's error as its own)."""
-    try:
-        yield
-    except ReplayDivergence as exc:
-        exc.replay = _partial(player, recording, mark)
-        raise
-    except Exception as exc:
-        if not player.stopped:
-            raise
-        raise ReplayDivergence(player.divergences[0], _partial(player, recording, mark)) from exc
-    if player.stopped:
-        raise ReplayDivergence(player.divergences[0], _partial(player, recording, mark))
-
-
 def _finish(
     player: LlamaIndexPlayer, recording: Recording, mark: ReplayMark, entry: Entry, output: Any
 ) -> Replay:
-    result = _result(player, recording, mark, output)
-    result.same_output = _same_output(entry, output)
-    try:
-        player.finish()
-    except ReplayDivergence as exc:
-        exc.replay = result
-        raise
-    return result
+    ended = ending.result(player, recording, mark, output)
+    ended.same_output = _same_output(entry, output)
+    return ending.finish(player, ended)
 
 
 def _read_out(output: Any) -> Any:
@@ -268,7 +230,7 @@ def replay(
     the recording (a workflow or agent runs to completion on a new event loop: on a thread of its
     own when this one already runs a loop, as in Jupyter)."""
     with _session(source, trace_id, live, on_divergence) as (recording, entry, player, mark):
-        with _stopping(player, recording, mark):
+        with ending.stopping(player, recording, mark):
             if entry.method == "run":
                 output = _run_to_end(_run(app, entry))
             else:
@@ -286,7 +248,7 @@ async def areplay(
 ) -> Replay:
     """`replay` through the app's async entry point (``aquery``, ``achat``, ``run``)."""
     with _session(source, trace_id, live, on_divergence) as (recording, entry, player, mark):
-        with _stopping(player, recording, mark):
+        with ending.stopping(player, recording, mark):
             if entry.method == "run":
                 output = await _run(app, entry)
             else:
