@@ -525,11 +525,12 @@ class Tape:
         from_step: int | None = None,
     ) -> Replay:
         """Re-run ``app`` on ``trace_id``'s recorded input as a new trace (read back at once),
-        each model, tool and retriever call answered by the next recorded one asked the same.
-        ``live`` runs kinds (``"llm"``, ``"retriever"``, ``"tool"``) or tools for real. A
-        request the tape lacks raises `ReplayDivergence` (``on_divergence="stop"``) or goes
-        live; recorded calls never made raise under ``"stop"`` if the model was pinned, else
-        are listed in ``.divergences``. ``from_step``: resume a LangGraph graph at that step.
+        each model, tool, retriever and embedding call answered by the next recorded one
+        asked the same. ``live`` runs kinds (``"llm"``, ``"retriever"``, ``"tool"``,
+        ``"embedding"``) or tools for real. A request the tape lacks raises
+        `ReplayDivergence` (``on_divergence="stop"``) or goes live; recorded calls never
+        made raise under ``"stop"`` if the model was pinned, else are listed in
+        ``.divergences``. ``from_step``: resume a LangGraph graph at that step.
 
         Example:
             >>> tape.replay(trace_id, app=graph, live=("llm",)).divergences

@@ -3,7 +3,9 @@
 The real ``openai`` / ``langchain_openai`` clients talk to it over loopback HTTP, so what
 tracetape records comes from genuine client parsing of genuine responses. It implements
 ``POST /v1/chat/completions``, plain JSON and ``stream: true`` server-sent events (with the
-``stream_options.include_usage`` usage chunk), and records every request body it received.
+``stream_options.include_usage`` usage chunk), and ``POST /v1/embeddings`` (unscripted: each
+text's vector is derived from its SHA-256, so equal texts embed alike), and records every
+request body it received.
 
 Use the ``openai_server`` fixture (import it into your test module, or list this module in
 ``pytest_plugins``)::
@@ -21,6 +23,7 @@ server answers 500 with an ``error.type`` of ``tracetape_fake_script_exhausted``
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import threading
@@ -165,7 +168,23 @@ class OpenAIServer:
         kwargs.setdefault("timeout", 30)
         return ChatOpenAI(model=model, base_url=self.base_url, **kwargs)
 
+    def embeddings_model(self, model: str = "text-embedding-3-small", **kwargs: Any) -> Any:
+        """A real ``langchain_openai.OpenAIEmbeddings`` pointed at this server (sending
+        the texts as they are: no tokenizer download)."""
+        from langchain_openai import OpenAIEmbeddings
+
+        kwargs.setdefault("api_key", TEST_API_KEY)
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", 30)
+        kwargs.setdefault("check_embedding_ctx_length", False)
+        return OpenAIEmbeddings(model=model, base_url=self.base_url, **kwargs)
+
     # -- server side -------------------------------------------------------------------
+    def _note(self, body: dict[str, Any], headers: dict[str, str]) -> None:
+        with self._lock:
+            self._requests.append(body)
+            self._headers.append(headers)
+
     def _receive(self, body: dict[str, Any], headers: dict[str, str]) -> Reply | None:
         with self._lock:
             self._requests.append(body)
@@ -270,7 +289,8 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            if self.path.rstrip("/") != "/v1/chat/completions":
+            route = self.path.rstrip("/")
+            if route not in ("/v1/chat/completions", "/v1/embeddings"):
                 self._send_json(404, _error_body("no such route", "invalid_request_error"), {})
                 return
             try:
@@ -278,6 +298,10 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = {"_unparsed": raw.decode("utf-8", "replace")}
             headers = {k.lower(): v for k, v in self.headers.items()}
+            if route == "/v1/embeddings":
+                server._note(body, headers)  # pyright: ignore[reportPrivateUsage]
+                self._send_json(200, embeddings_body(body), {})
+                return
             reply = server._receive(body, headers)  # pyright: ignore[reportPrivateUsage]
             if reply is None:
                 reply = error(
@@ -311,6 +335,27 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
     return Handler
+
+
+EMBEDDING_DIMENSIONS = 8
+
+
+def vector(text: str) -> list[float]:
+    """The fake server's embedding of ``text``: 8 numbers from its SHA-256."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round(b / 255.0, 6) for b in digest[:EMBEDDING_DIMENSIONS]]
+
+
+def embeddings_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A ``/v1/embeddings`` response for ``body``'s input (texts or token lists)."""
+    raw = body.get("input")
+    texts: list[Any] = raw if isinstance(raw, list) else [raw]  # pyright: ignore[reportUnknownVariableType]
+    data = [
+        {"object": "embedding", "index": i, "embedding": vector(json.dumps(text))}
+        for i, text in enumerate(texts)
+    ]
+    usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+    return {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
 
 
 def _error_body(message: str, type_: str, code: str | None = None) -> dict[str, Any]:

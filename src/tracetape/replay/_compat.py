@@ -48,6 +48,7 @@ class Hooks(Protocol):
     def stream_allowed(self) -> bool: ...
     def tool(self, tool: Any) -> tuple[Any] | None: ...
     def retriever(self, retriever: Any) -> tuple[Any] | None: ...
+    def embedding(self, embeddings: Any, method: str, texts: Any) -> tuple[Any] | None: ...
 
 
 active: contextvars.ContextVar[Hooks | None] = contextvars.ContextVar(
@@ -238,6 +239,14 @@ def _ask_retriever(hooks: Hooks, retriever: Any) -> tuple[Any] | None:
     return hooks.retriever(retriever)
 
 
+def _ask_embedding(embeddings: Any, method: str, texts: Any) -> tuple[Any] | None:
+    """Capture's embedding wrapper asks this before it calls the provider."""
+    hooks = active.get()
+    if hooks is None or _passing.get():
+        return None
+    return hooks.embedding(embeddings, method, texts)
+
+
 def install() -> None:
     """Wrap the seams on every class defined so far (idempotent; cheap to repeat).
 
@@ -247,6 +256,8 @@ def install() -> None:
     from langchain_core.language_models import BaseChatModel, BaseLLM
     from langchain_core.retrievers import BaseRetriever
     from langchain_core.tools import BaseTool
+
+    from tracetape.capture.langchain import embeddings as lc_embeddings
 
     with _lock:
         patch(BaseChatModel, "_generate_with_cache", _wrap_generate)
@@ -264,6 +275,10 @@ def install() -> None:
         for cls in subclasses(BaseRetriever):
             patch(cls, "_get_relevant_documents", body)
             patch(cls, "_aget_relevant_documents", body)
+        # Embeddings have no LangChain seam of their own: capture's wrapper (on every
+        # Embeddings class) asks the player before it calls the provider.
+        lc_embeddings.set_answerer(_ask_embedding)
+        lc_embeddings.ensure_patched()
     from tracetape.replay import openai_sdk  # the raw SDK, when installed
 
     openai_sdk.install()

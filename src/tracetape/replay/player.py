@@ -80,6 +80,7 @@ class Player:
         self._pending: dict[str, list[RecordedCall]] = {k: [] for k in REPLAYED_KINDS}
         for call in recording.calls:
             self._pending[call.kind].append(call)
+        self._embedded = bool(self._pending[kinds.EMBEDDING])
         self.from_tape = 0
         """Calls answered from the recording so far."""
         self.ran_live = 0
@@ -380,6 +381,42 @@ class Player:
         _raise_if_failed(call)
         return (self.recording.answer(call.outputs[0]),)
 
+    def embedding(self, embeddings: Any, method: str, texts: Any) -> tuple[Any] | None:
+        """The recorded vectors for these texts (a 1-tuple), or None to embed them."""
+        from tracetape.capture.langchain.embeddings import texts_json
+
+        asked = content_hash(texts_json(texts))
+
+        def same(call: RecordedCall) -> bool:
+            # Texts too long to keep left only the call's place: matched by position.
+            recorded_method = call.attributes.get(semconv.EMBEDDING_METHOD, method)
+            return recorded_method == method and call.inputs[:1] in ((asked,), ())
+
+        # A recording without any (a trace recorded before embedding calls were kept):
+        # they run for real, as they did then, instead of diverging.
+        if self._live_kind(kinds.EMBEDDING) or not self._embedded:
+            self._skip(kinds.EMBEDDING, same)
+            self._live()
+            return None
+
+        def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
+            shown = [f"{method}({_short(dumps(to_jsonable(texts)))})"]
+            if call is None:
+                return [], shown
+            had = self.recording.payloads(call.inputs[:1]) or ["(texts too long to keep)"]
+            recorded_method = call.attributes.get(semconv.EMBEDDING_METHOD, "?")
+            return [f"{recorded_method}({_short(dumps(had[0]))})"], shown
+
+        call = self._take(kinds.EMBEDDING, same, describe, runs_live=True)
+        if call is None:
+            self._live()
+            return None
+        _raise_if_failed(call)
+        if not call.outputs:  # the vectors were too big to keep: embed again
+            self._live()
+            return None
+        return (self.recording.answer(call.outputs[0]),)
+
     def _ran_live(self, call: RecordedCall) -> bool:
         """Whether this recorded call would have run for real, had the re-run made it."""
         if call.kind == kinds.TOOL:
@@ -423,6 +460,10 @@ class Player:
 
 _NAMED = 5
 """How many unmade calls a divergence's reason names."""
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _call_name(call: RecordedCall) -> str:

@@ -23,7 +23,7 @@ from tracetape.errors import NotFoundError, TracetapeError
 from tracetape.spans import kinds, semconv
 
 Query = Callable[[str, Sequence[Any]], pa.Table]
-REPLAYED_KINDS = (kinds.LLM, kinds.TOOL, kinds.RETRIEVER)
+REPLAYED_KINDS = (kinds.LLM, kinds.TOOL, kinds.RETRIEVER, kinds.EMBEDDING)
 _ROOT_KINDS = (kinds.CHAIN, kinds.GRAPH, kinds.AGENT)
 
 
@@ -267,6 +267,8 @@ def read(query: Query, trace_id: str) -> Recording:
             root = row
         if kind not in REPLAYED_KINDS:
             continue
+        if kind == kinds.EMBEDDING and not row["replay_input"]:
+            continue  # inside a retriever, or recorded before texts were kept: runs live
         attrs = attributes_of(row["attributes"])
         if attrs.get(semconv.REPLAYABLE) is False:
             raise NotReplayableError(

@@ -3,8 +3,14 @@
 LangChain has no embedding callbacks, so every ``Embeddings`` subclass's
 ``embed_documents`` / ``embed_query`` (and async forms) is wrapped, here and only here.
 A call records when a retriever span is open in the same context (it nests under it),
-or when tracetape is instrumented process-wide (it nests under the ambient span: a
-LangChain run, a ``tracetape.span()`` or the user's own OpenTelemetry span).
+when it runs inside a LangChain run the tape's handler records (a LangGraph node that
+embeds the question itself), or when tracetape is instrumented process-wide (it nests
+under the ambient span: a LangChain run, a ``tracetape.span()`` or the user's own
+OpenTelemetry span).
+
+A call outside a retriever also keeps its texts and vectors whole, for replay: a replay
+answers it from the tape (through `set_answerer`) instead of contacting the provider.
+A call inside a retriever needs neither: replay answers the retriever whole.
 
 One logical call records one span: a wrapped method that calls another wrapped one
 (``aembed_query`` running ``embed_query`` in an executor, an override calling
@@ -17,18 +23,21 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind
 
 from tracetape._safety import attempt
 from tracetape.capture.langchain import _inject
 from tracetape.capture.langchain.retrievers import embedding_model, embedding_parent
 from tracetape.spans import kinds, semconv
-from tracetape.spans.outcome import record_error
+from tracetape.spans.encode import dumps, redacted_dumps
+from tracetape.spans.outcome import end_span, record_error
 from tracetape.spans.recorder import Recorder, ambient_parent
 
 # Set while an embedding span is open in this context.
@@ -36,17 +45,56 @@ _active: contextvars.ContextVar[bool] = contextvars.ContextVar("tracetape_embedd
 METHODS = ("embed_documents", "embed_query", "aembed_documents", "aembed_query")
 
 
-def _target() -> tuple[Recorder, Context | None] | None:
-    """Where a call records: under the open retriever span, else ambient if instrumented."""
+Answer = Callable[[Any, str, Any], "tuple[Any] | None"]
+"""Given (embeddings object, method, texts): the recorded result as a 1-tuple, or None
+to call the provider (replay sets one, see `set_answerer`)."""
+_answerers: list[Answer] = []
+
+
+def set_answerer(answer: Answer) -> None:
+    """Let replay answer embedding calls made outside a retriever (set once)."""
+    _answerers[:] = [answer]
+
+
+def _answered(instance: Any, method: str, texts: Any) -> tuple[Any] | None:
+    if not _answerers or embedding_parent() is not None:
+        return None
+    return _answerers[0](instance, method, texts)
+
+
+def _run_recorder() -> Recorder | None:
+    """The recorder of the tape's handler among the current LangChain run's callbacks."""
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    from tracetape.capture.langchain.handler import TracetapeCallbackHandler
+
+    config = var_child_runnable_config.get()
+    callbacks: Any = config.get("callbacks") if config else None
+    handlers: Any = getattr(callbacks, "handlers", callbacks)
+    if not isinstance(handlers, list):
+        return None
+    for handler in handlers:  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(handler, TracetapeCallbackHandler):
+            return handler.recorder
+    return None
+
+
+def _target() -> tuple[Recorder, Context | None, bool] | None:
+    """Where a call records, and whether it keeps its payloads: under the open retriever
+    span (no payloads), else ambient under the tape's LangChain run or, when
+    instrumented, under whatever span is open."""
     parent = embedding_parent()
     if parent is not None:
         span, recorder = parent
-        return recorder, trace.set_span_in_context(span, Context())
-    handler = _inject.instrumented_handler()
-    recorder = getattr(handler, "recorder", None)
-    if not isinstance(recorder, Recorder):
+        return recorder, trace.set_span_in_context(span, Context()), False
+    recorder = _run_recorder()
+    if recorder is None:
+        handler = _inject.instrumented_handler()
+        found = getattr(handler, "recorder", None)
+        recorder = found if isinstance(found, Recorder) else None
+    if recorder is None:
         return None
-    return recorder, ambient_parent()
+    return recorder, ambient_parent(), recorder.settings.capture_content
 
 
 def provider(cls: type) -> str | None:
@@ -85,58 +133,130 @@ def dimensions(result: Any) -> int | None:
     return None
 
 
-def _start(instance: Any, method: str, texts: Any) -> Span | None:
+@dataclass
+class _Call:
+    """One recording embedding call."""
+
+    span: Span
+    recorder: Recorder
+    keep: bool
+    """Whether its texts and vectors are kept whole (for replay)."""
+    blobs: dict[str, str] = field(default_factory=dict[str, str])
+
+
+def _start(instance: Any, method: str, texts: Any) -> _Call | None:
     target = _target()
     if target is None:
         return None
-    recorder, context = target
+    recorder, context, keep = target
     attrs = start_attributes(instance, method, texts)
-    return recorder.tracer.start_span(
-        f"embeddings {attrs[semconv.REQUEST_MODEL]}",
-        context=context,
-        kind=SpanKind.CLIENT,
-        attributes=attrs,
+    call = _Call(
+        recorder.tracer.start_span(
+            f"embeddings {attrs[semconv.REQUEST_MODEL]}",
+            context=context,
+            kind=SpanKind.CLIENT,
+            attributes=attrs,
+        ),
+        recorder,
+        keep,
     )
+    if keep:
+        # Texts too long to keep still mark the call's place (a replay matches it by
+        # position and embeds them for real), without the cost of serialising them.
+        size = _text_size(texts)
+        kept = (
+            recorder.content.put(texts_json(texts), call.blobs)
+            if size <= recorder.content.max_bytes
+            else None
+        )
+        call.span.set_attribute(semconv.REPLAY_INPUT, dumps([kept] if kept else []))
+    return call
 
 
-def _finish(span: Span, result: Any) -> None:
+def _text_size(texts: Any) -> int:
+    if isinstance(texts, str):
+        return len(texts)
+    if isinstance(texts, list | tuple):
+        return sum(len(t) if isinstance(t, str) else 64 for t in texts)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return 0
+
+
+_MAX_KEPT_NUMBERS = 262_144
+"""Vectors kept for replay at most (numbers in one call: 170 of 1536 dimensions); a
+bigger call (a whole corpus embedded) is embedded again by a replay."""
+
+
+def vectors_json(result: Any) -> str | None:
+    """The JSON of an embedding result (a vector or a list of them), or None when it is
+    too big to keep or not plain numbers (a replay then embeds the texts again)."""
+    if not isinstance(result, list):
+        return None
+    rows: list[Any] = result if result and isinstance(result[0], list) else [result]  # pyright: ignore[reportUnknownVariableType]
+    if sum(len(row) if isinstance(row, list) else 0 for row in rows) > _MAX_KEPT_NUMBERS:  # pyright: ignore[reportUnknownArgumentType]
+        return None
+    try:  # no fallback: a numpy scalar or NaN is not kept rather than kept as text
+        return json.dumps(result, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+
+
+def texts_json(texts: Any) -> str:
+    """The stored form of an embedding call's texts (a list, or one query), redacted:
+    what a replay compares the texts it is asked for with."""
+    return redacted_dumps(texts)
+
+
+def _finish(call: _Call, result: Any) -> None:
     dimension = dimensions(result)
     if dimension is not None:
-        span.set_attribute(semconv.EMBEDDINGS_DIMENSION_COUNT, dimension)
-    span.set_status(Status(StatusCode.OK))
-    span.end()
+        call.span.set_attribute(semconv.EMBEDDINGS_DIMENSION_COUNT, dimension)
+    text = vectors_json(result) if call.keep else None  # numbers only: nothing to redact
+    digest = call.recorder.content.put(text, call.blobs) if text is not None else None
+    if digest is not None:
+        call.span.set_attribute(semconv.REPLAY_OUTPUT, dumps([digest]))
+    end_span(call.span, call.blobs, call.recorder.content, ok=True)
 
 
-def _fail(span: Span, error: BaseException) -> None:
-    record_error(span, error)
-    span.end()
+def _fail(call: _Call, error: BaseException) -> None:
+    record_error(call.span, error)
+    end_span(call.span, call.blobs, call.recorder.content, ok=False)
 
 
 def _quiet() -> bool:
     """True when no span may open: one is open already, or nothing would record."""
-    return _active.get() or (embedding_parent() is None and _inject.instrumented_handler() is None)
+    return _active.get() or (
+        embedding_parent() is None
+        and _inject.instrumented_handler() is None
+        and _run_recorder() is None
+    )
 
 
 def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
-    """The recording wrapper of one ``Embeddings`` method."""
+    """The recording wrapper of one ``Embeddings`` method (replay may answer it)."""
     if inspect.iscoroutinefunction(original):
 
         @functools.wraps(original)
         async def awrapper(self: Any, texts: Any, *args: Any, **kwargs: Any) -> Any:
-            if _quiet():
+            if _active.get():
                 return await original(self, texts, *args, **kwargs)
-            span = attempt("embeddings.start", lambda: _start(self, method, texts), None)
-            if span is None:
-                return await original(self, texts, *args, **kwargs)
+            quiet = _quiet()
+            call = (
+                None
+                if quiet
+                else attempt("embeddings.start", lambda: _start(self, method, texts), None)
+            )
             token = _active.set(True)
             try:
-                result = await original(self, texts, *args, **kwargs)
+                answer = _answered(self, method, texts)
+                result = answer[0] if answer else await original(self, texts, *args, **kwargs)
             except BaseException as exc:
-                attempt("embeddings.fail", functools.partial(_fail, span, exc), None)
+                if call is not None:
+                    attempt("embeddings.fail", functools.partial(_fail, call, exc), None)
                 raise
             finally:
                 _active.reset(token)
-            attempt("embeddings.end", lambda: _finish(span, result), None)
+            if call is not None:
+                attempt("embeddings.end", lambda: _finish(call, result), None)
             return result
 
         awrapper.__tracetape_original__ = original  # type: ignore[attr-defined]
@@ -144,20 +264,26 @@ def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
 
     @functools.wraps(original)
     def wrapper(self: Any, texts: Any, *args: Any, **kwargs: Any) -> Any:
-        if _quiet():
+        if _active.get():
             return original(self, texts, *args, **kwargs)
-        span = attempt("embeddings.start", lambda: _start(self, method, texts), None)
-        if span is None:
-            return original(self, texts, *args, **kwargs)
+        quiet = _quiet()
+        call = (
+            None
+            if quiet
+            else attempt("embeddings.start", lambda: _start(self, method, texts), None)
+        )
         token = _active.set(True)
         try:
-            result = original(self, texts, *args, **kwargs)
+            answer = _answered(self, method, texts)
+            result = answer[0] if answer else original(self, texts, *args, **kwargs)
         except BaseException as exc:
-            attempt("embeddings.fail", functools.partial(_fail, span, exc), None)
+            if call is not None:
+                attempt("embeddings.fail", functools.partial(_fail, call, exc), None)
             raise
         finally:
             _active.reset(token)
-        attempt("embeddings.end", lambda: _finish(span, result), None)
+        if call is not None:
+            attempt("embeddings.end", lambda: _finish(call, result), None)
         return result
 
     wrapper.__tracetape_original__ = original  # type: ignore[attr-defined]
