@@ -50,7 +50,6 @@ def recording(start: float, end: float, steps: Sequence[int | None] = ()) -> Rec
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
         root_span_id="00f067aa0ba902b7",
         root_input=None,
-        root_output=None,
         calls=calls,
         thread_id="t",
         start=T0 + dt.timedelta(seconds=start),

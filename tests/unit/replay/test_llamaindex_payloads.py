@@ -99,8 +99,8 @@ def test_a_tool_output_revives_with_its_recorded_error():
 def test_a_streamed_chat_without_its_model_call_is_refused():
     now = dt.datetime.now(dt.UTC)
     llm = RecordedCall("s1", "llm", "LLM.stream_chat", 0, now, now, {}, ("a",), ("b",))
-    without = Recording("t" * 32, "r", {}, None, calls=[])
+    without = Recording("t" * 32, "r", {}, calls=[])
     with pytest.raises(NotReplayableError, match="streamed chat"):
         refuse_unrecorded_stream("stream_chat", without)
     refuse_unrecorded_stream("chat", without)  # a plain chat's trace holds its call
-    refuse_unrecorded_stream("stream_chat", Recording("t" * 32, "r", {}, None, calls=[llm]))
+    refuse_unrecorded_stream("stream_chat", Recording("t" * 32, "r", {}, calls=[llm]))

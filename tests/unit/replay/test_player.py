@@ -44,7 +44,7 @@ def recording() -> Recording:
         call(4, "llm", "ChatOpenAI"),
         call(5, "retriever", "VectorStoreRetriever"),
     ]
-    return Recording("0" * 32, "f" * 16, None, None, calls)
+    return Recording("0" * 32, "f" * 16, None, calls)
 
 
 def unmade(live: tuple[str, ...], on_divergence: OnDivergence = "stop") -> list[tuple[str, str]]:

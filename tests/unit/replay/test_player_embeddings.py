@@ -39,7 +39,7 @@ def embedding_call(texts: object, *, kept: bool = True, vectors: bool = True) ->
 
 
 def recording(*calls: RecordedCall) -> Recording:
-    found = Recording("0" * 32, "f" * 16, None, None, list(calls))
+    found = Recording("0" * 32, "f" * 16, None, list(calls))
     found.revived[content_hash(json.dumps(VECTOR))] = VECTOR
     for c in calls:
         if c.inputs:
