@@ -8,17 +8,25 @@ answers the embedding call from the tape, so no provider is contacted.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any, TypedDict
 
 import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from pydantic import Field
 
+import tracetape
+from tests.fakes import llamaindex as llama_fakes
 from tests.fakes.openai_server import Reply, vector
 from tests.fakes.openai_server import openai_server as openai_server
 from tracetape import ReplayDivergence
+from tracetape.capture.langchain.embeddings import vectors
 
 POLICIES = {
     "refunds": "Refunds reach the original card within 5-7 business days.",
@@ -92,7 +100,7 @@ def test_the_embedding_call_is_recorded_with_its_vectors(tape, openai_server):
     assert spans.parent.tolist() == ["embed"]  # under the LangGraph node that made it
     digest = json.loads(spans.kept[0])[0]
     stored = tape.sql("select content::varchar as c from blobs where hash = ?", [digest])
-    assert json.loads(stored.c[0]) == vector(json.dumps(QUESTION["question"]))
+    assert vectors(json.loads(stored.c[0])) == vector(json.dumps(QUESTION["question"]))
 
 
 def test_playback_answers_the_embedding_from_the_tape(tape, openai_server):
@@ -139,3 +147,186 @@ def test_a_live_embedding_calls_the_provider_again(tape, openai_server):
     )
     assert replay.output == recorded  # the same vector, so the same policy and answer
     assert replay.ran_live == 1
+
+
+# -- embeddings elsewhere: in tools, async, in a LlamaIndex app or from LlamaIndex ----------
+
+
+class CountingEmbeddings(DeterministicFakeEmbedding):
+    """LangChain's deterministic fake, counting the calls that reach it."""
+
+    calls: list[str] = Field(default_factory=list)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls.append(f"documents:{len(texts)}")
+        return super().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        self.calls.append("query")
+        return super().embed_query(text)
+
+
+class Searched(TypedDict, total=False):
+    question: str
+    found: Any
+
+
+def searching_agent(embeddings: Any) -> Any:
+    """One node calling a tool whose body embeds the question."""
+
+    @tool
+    def search(question: str) -> str:
+        """Search by meaning."""
+        return str(round(embeddings.embed_query(question)[0], 6))
+
+    def node(state: Searched) -> Searched:
+        return {"found": search.invoke({"question": state["question"]})}
+
+    graph = StateGraph(Searched)
+    graph.add_node("search_node", node)
+    graph.add_edge(START, "search_node")
+    graph.add_edge("search_node", END)
+    return graph.compile(name="searching_agent")
+
+
+def _recorded(tape: Any, app: Any, state: Any) -> tuple[str, Any]:
+    output = app.invoke(state, config={"callbacks": [tape.langchain()]})
+    tape.flush()
+    return str(tape.traces().trace_id[0]), output
+
+
+@pytest.mark.parametrize("live", [(), ("search",)], ids=["tool-from-tape", "tool-live"])
+def test_an_embedding_inside_a_tool(tape, live):
+    embeddings = CountingEmbeddings(size=4)
+    trace_id, recorded = _recorded(tape, searching_agent(embeddings), {"question": "cats"})
+    embeddings.calls.clear()
+
+    replay = tape.replay(trace_id, app=searching_agent(embeddings), live=live)
+
+    # Answered from the tape either way: with the tool, or inside the tool run for real.
+    assert embeddings.calls == []
+    assert replay.output == recorded
+    assert replay.divergences == []
+
+
+def test_async_embedding_calls_are_answered_from_the_tape(tape):
+    embeddings = CountingEmbeddings(size=4)
+
+    def app() -> Any:
+        async def node(state: Searched) -> Searched:
+            query = await embeddings.aembed_query(state["question"])
+            documents = await embeddings.aembed_documents([state["question"], "dogs"])
+            return {"found": [query, documents]}
+
+        graph = StateGraph(Searched)
+        graph.add_node("embed", node)
+        graph.add_edge(START, "embed")
+        graph.add_edge("embed", END)
+        return graph.compile(name="async_embedder")
+
+    async def record() -> Any:
+        return await app().ainvoke({"question": "cats"}, config={"callbacks": [tape.langchain()]})
+
+    recorded = asyncio.run(record())
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+    embeddings.calls.clear()
+
+    replay = asyncio.run(tape.areplay(trace_id, app=app()))
+
+    assert embeddings.calls == []
+    assert replay.output == recorded
+    assert replay.from_tape == 2
+
+
+def test_texts_too_long_to_keep_are_embedded_again_in_their_place(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACETAPE_MAX_BLOB_BYTES", "1024")
+    tape = tracetape.open(tmp_path / "small.duckdb")
+    embeddings = CountingEmbeddings(size=4)
+
+    def app() -> Any:
+        def node(state: Searched) -> Searched:
+            found = embeddings.embed_documents([state["question"]] * 300)  # > 1024 chars
+            return {"found": round(sum(v[0] for v in found), 6)}
+
+        graph = StateGraph(Searched)
+        graph.add_node("embed", node)
+        graph.add_edge(START, "embed")
+        graph.add_edge("embed", END)
+        return graph.compile(name="corpus_embedder")
+
+    try:
+        trace_id, recorded = _recorded(tape, app(), {"question": "cats"})
+        kept = tape.sql(
+            "select attributes->>'tracetape.replay.input' as i, "
+            "attributes->>'tracetape.replay.output' as o from spans "
+            "where trace_id = ? and kind = 'embedding'",
+            [trace_id],
+        )
+        assert kept.i.tolist() == ["[]"]  # its place, not its texts
+        assert kept.o.isna().all()  # nor its vectors
+        embeddings.calls.clear()
+
+        replay = tape.replay(trace_id, app=app())
+
+        assert embeddings.calls == ["documents:300"]
+        assert replay.output == recorded
+        assert replay.divergences == []
+        assert (replay.from_tape, replay.ran_live) == (1, 1)
+    finally:
+        tape.close()
+
+
+def test_a_llamaindex_embedding_in_a_node_runs_as_before(tape):
+    # LlamaIndex capture keeps a top-level embedding's input; it is not LangChain's, and
+    # a LangChain replay lets it run (it did before embedding calls were kept).
+    embed = llama_fakes.CountingEmbedding(embed_dim=llama_fakes.DIMENSIONS)
+
+    def app() -> Any:
+        def node(state: Searched) -> Searched:
+            return {"found": len(embed.get_query_embedding(state["question"]))}
+
+        graph = StateGraph(Searched)
+        graph.add_node("embed", node)
+        graph.add_edge(START, "embed")
+        graph.add_edge("embed", END)
+        return graph.compile(name="llama_embedder")
+
+    with llama_fakes.attached(tape.recorder):
+        trace_id, recorded = _recorded(tape, app(), {"question": "cats"})
+        replay = tape.replay(trace_id, app=app())
+
+    assert replay.output == recorded
+    assert replay.divergences == []
+
+
+def test_a_langchain_embedding_inside_a_llamaindex_app_runs_as_before(tape):
+    # Instrumented, a LlamaIndex query engine whose postprocessor embeds with LangChain:
+    # the LlamaIndex replay answers LlamaIndex's calls and lets this one run.
+    embeddings = CountingEmbeddings(size=4)
+
+    class Rerank(BaseNodePostprocessor):
+        def _postprocess_nodes(self, nodes: Any, query_bundle: Any = None) -> Any:
+            embeddings.embed_query(query_bundle.query_str)
+            return nodes
+
+    index = llama_fakes.index(llama_fakes.CountingEmbedding(embed_dim=llama_fakes.DIMENSIONS))
+    llm = llama_fakes.CountingLLM()
+
+    def engine() -> Any:
+        return index.as_query_engine(llm=llm, similarity_top_k=2, node_postprocessors=[Rerank()])
+
+    tracetape.instrument(tape)
+    try:
+        recorded = engine().query("How long do cats sleep?")
+        tape.flush()
+        trace_id = str(tape.traces().trace_id[0])
+        embeddings.calls.clear()
+
+        replay = tape.replay(trace_id, app=engine())
+    finally:
+        tracetape.uninstrument()
+
+    assert embeddings.calls == ["query"]
+    assert str(replay.output) == str(recorded)
+    assert replay.divergences == []

@@ -240,11 +240,11 @@ def _ask_retriever(hooks: Hooks, retriever: Any) -> tuple[Any] | None:
 
 
 def _ask_embedding(embeddings: Any, method: str, texts: Any) -> tuple[Any] | None:
-    """Capture's embedding wrapper asks this before it calls the provider."""
+    """Capture's embedding wrapper asks this before it calls the provider (also inside
+    a tool that runs for real, as a model call there is; its own wrapper stops nested
+    calls)."""
     hooks = active.get()
-    if hooks is None or _passing.get():
-        return None
-    return hooks.embedding(embeddings, method, texts)
+    return hooks.embedding(embeddings, method, texts) if hooks is not None else None
 
 
 def install() -> None:

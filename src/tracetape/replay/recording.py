@@ -328,6 +328,10 @@ def read(query: Query, trace_id: str) -> Recording:
         if kind == kinds.EMBEDDING and not row["replay_input"]:
             continue  # inside a retriever, or recorded before texts were kept: runs live
         attrs = attributes_of(row["attributes"])
+        if kind == kinds.EMBEDDING and (
+            attrs.get(semconv.EMBEDDING_METHOD) not in semconv.LANGCHAIN_EMBEDDING_METHODS
+        ):
+            continue  # a LlamaIndex embedding (a top-level one keeps its input): runs live
         if attrs.get(semconv.REPLAYABLE) is False:
             raise NotReplayableError(
                 f"span {row['span_id']} ({kind} {row['name']!r}) of trace {trace_id} did "

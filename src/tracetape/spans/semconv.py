@@ -192,7 +192,15 @@ RETRIEVER_DOCUMENT_IDS: Final = "tracetape.retriever.document_ids"
 RETRIEVER_SCORES: Final = "tracetape.retriever.scores"
 """Score per returned document, in order (relevance 0..1 if computed, else the store's)."""
 EMBEDDING_METHOD: Final = "tracetape.embedding.method"
-"""embed_documents, embed_query, aembed_documents or aembed_query."""
+"""embed_documents, embed_query, aembed_documents or aembed_query (LangChain's, see
+`LANGCHAIN_EMBEDDING_METHODS`); LlamaIndex's own method names otherwise."""
+LANGCHAIN_EMBEDDING_METHODS: Final = (
+    "embed_documents",
+    "embed_query",
+    "aembed_documents",
+    "aembed_query",
+)
+"""The LangChain ``Embeddings`` methods capture wraps (and replay answers)."""
 PROMPT_EXAMPLE_COUNT: Final = "tracetape.prompt.example_count"
 """Number of fixed few-shot examples in the template (selected ones are not counted)."""
 SERVER_ADDRESS: Final = "server.address"

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tracetape.capture.langchain.embeddings import texts_json, vectors_json
+from tracetape.capture.langchain.embeddings import texts_json, vectors, vectors_json
 from tracetape.replay.player import Player
 from tracetape.replay.recording import RecordedCall, Recording
 from tracetape.replay.result import ReplayDivergence
@@ -23,7 +23,11 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 VECTOR = [0.25, 0.5, 0.75]
 
 
-def embedding_call(texts: object, *, kept: bool = True, vectors: bool = True) -> RecordedCall:
+STORED = vectors_json(VECTOR) or ""
+STORED_DIGEST = content_hash(STORED)
+
+
+def embedding_call(texts: object, *, kept: bool = True, kept_vectors: bool = True) -> RecordedCall:
     text = texts_json(texts)
     return RecordedCall(
         span_id="e" * 16,
@@ -34,13 +38,13 @@ def embedding_call(texts: object, *, kept: bool = True, vectors: bool = True) ->
         end=T0 + dt.timedelta(milliseconds=50),
         attributes={semconv.EMBEDDING_METHOD: "embed_query"},
         inputs=(content_hash(text),) if kept else (),
-        outputs=(content_hash(json.dumps(VECTOR)),) if vectors else (),
+        outputs=(STORED_DIGEST,) if kept_vectors else (),
     )
 
 
 def recording(*calls: RecordedCall) -> Recording:
     found = Recording("0" * 32, "f" * 16, None, list(calls))
-    found.revived[content_hash(json.dumps(VECTOR))] = VECTOR
+    found.blobs[STORED_DIGEST] = STORED
     for c in calls:
         if c.inputs:
             found.blobs[c.inputs[0]] = texts_json("When do I get my money back?")
@@ -70,7 +74,7 @@ def test_other_texts_diverge_naming_both():
 
 
 def test_texts_too_long_to_keep_are_matched_by_place_and_embedded_again():
-    player = Player(recording(embedding_call("long", kept=False, vectors=False)))
+    player = Player(recording(embedding_call("long", kept=False, kept_vectors=False)))
 
     assert player.embedding(None, "embed_query", "anything at all") is None
     assert (player.from_tape, player.ran_live) == (1, 1)
@@ -96,10 +100,22 @@ def test_live_embeddings_take_their_recorded_place():
     assert player.ran_live == 1
 
 
-def test_vectors_are_kept_only_as_plain_numbers_of_bounded_size():
-    assert vectors_json([0.5, 1.0]) == "[0.5,1.0]"
-    assert vectors_json([[0.5], [1.0]]) == "[[0.5],[1.0]]"
-    assert vectors_json([float("nan")]) is None  # not valid JSON: embedded again
-    assert vectors_json([object()]) is None
-    assert vectors_json("not vectors") is None
-    assert vectors_json([[0.0] * 1536] * 200) is None  # a corpus, not a query
+@pytest.mark.parametrize(
+    "result",
+    [[0.5, -1.25, 3e-07], [[0.5, 1.0], [2.0, 0.1]], [], [1, 2]],
+    ids=["query", "documents", "empty", "ints"],
+)
+def test_vectors_are_stored_exactly(result):
+    stored = vectors_json(result)
+
+    assert stored is not None
+    assert vectors(json.loads(stored)) == result
+
+
+@pytest.mark.parametrize(
+    "result",
+    [[object()], "not vectors", [[0.0] * 1536] * 50, [[1.0, 2.0], [3.0]], [[1.0], "x"]],
+    ids=["objects", "text", "a-corpus", "ragged", "mixed"],
+)
+def test_what_is_not_plain_vectors_of_bounded_size_is_not_kept(result):
+    assert vectors_json(result) is None
