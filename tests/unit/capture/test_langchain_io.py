@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from langchain_core.messages import AIMessage, HumanMessage
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from tracetape.capture.langchain.io import io_json, replay_payload
 from tracetape.capture.langchain.messages import MessageCodec
@@ -24,3 +25,35 @@ def test_a_long_conversation_is_kept_whole_for_replay_and_capped_for_display():
     assert len(kept["messages"]) == 1200 and len(kept["notes"]) == 700
     assert kept["messages"][-1]["kwargs"]["content"] == "answer 1199"
     assert len(shown["messages"]) == 500 and len(shown["notes"]) == 500
+
+
+def test_plain_system_and_user_messages_are_encoded_once_per_content():
+    # A prompt template formats its system message anew on every call.
+    codec = MessageCodec(capture_content=True)
+    first = codec.encode(SystemMessage("You are a support agent."))
+
+    again = codec.encode(SystemMessage("You are a support agent."))
+
+    assert again is first
+    assert again == MessageCodec(capture_content=True).encode(
+        SystemMessage("You are a support agent.")
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        HumanMessage("You are a support agent."),
+        SystemMessage("You are a support agent.", name="policy"),
+        SystemMessage("You are a support agent.", id="m-1"),
+        SystemMessage("You are a support agent.", additional_kwargs={"cache": True}),
+        SystemMessage("You are a support agent.", note="an extra field"),
+        SystemMessage("You are a different agent."),
+    ],
+    ids=["role", "name", "id", "kwargs", "extra", "text"],
+)
+def test_a_message_differing_in_anything_kept_is_encoded_for_itself(other):
+    codec = MessageCodec(capture_content=True)
+    codec.encode(SystemMessage("You are a support agent."))
+
+    assert codec.encode(other) == MessageCodec(capture_content=True).encode(other)

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.load import dumpd
-from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
+from langchain_core.messages import (
+    BaseMessage,
+    BaseMessageChunk,
+    HumanMessage,
+    SystemMessage,
+    message_chunk_to_message,
+)
 
 from tracetape.spans.encode import content_hash, dumps, limit, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
@@ -59,6 +65,9 @@ class MessageCodec:
     def __init__(self, capture_content: bool) -> None:
         self.capture_content = capture_content
         self._cache: OrderedDict[int, tuple[BaseMessage, EncodedMessage]] = OrderedDict()
+        self._plain: OrderedDict[tuple[type, str, str | None], EncodedMessage] = OrderedDict()
+        """Encodings of plain system and user messages by content: a prompt template
+        formats its system message anew on every call, the same each time."""
         self._lock = threading.Lock()
 
     def encode(self, message: BaseMessage, finish_reason: str | None = None) -> EncodedMessage:
@@ -70,13 +79,22 @@ class MessageCodec:
         if hit is not None and hit[0] is message:
             encoded = hit[1]
         else:
-            display = dumps(semconv_message(message, self.capture_content))
-            payload = self._payload(message, display)
-            encoded = EncodedMessage(display, payload, content_hash(payload))
+            same = _plain_key(message)
+            found = self._plain.get(same) if same is not None else None
+            if found is not None:
+                encoded = found
+            else:
+                display = dumps(semconv_message(message, self.capture_content))
+                payload = self._payload(message, display)
+                encoded = EncodedMessage(display, payload, content_hash(payload))
             with self._lock:
                 self._cache[key] = (message, encoded)
                 if len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
+                if same is not None and found is None:
+                    self._plain[same] = encoded
+                    if len(self._plain) > _PLAIN_CACHE_SIZE:
+                        self._plain.popitem(last=False)
         if not finish_reason:
             return encoded
         # A response's finish reason is the last key of its display (see
@@ -93,6 +111,26 @@ class MessageCodec:
             # A streamed response is kept as the message a plain call would have returned.
             message = message_chunk_to_message(message)
         return redacted_dumps(dumpd(message))
+
+
+_PLAIN_CACHE_SIZE = 256
+
+
+def _plain_key(message: BaseMessage) -> tuple[type, str, str | None] | None:
+    """(class, text, name) of a system or user message that holds nothing else (no id,
+    extra kwargs or metadata, no extra fields): its encodings depend on these alone."""
+    if type(message) not in (SystemMessage, HumanMessage):
+        return None
+    content = message.content
+    if (
+        not isinstance(content, str)
+        or message.id is not None
+        or message.additional_kwargs
+        or message.response_metadata
+        or message.__pydantic_extra__
+    ):
+        return None
+    return type(message), content, message.name
 
 
 def _data_url(url: str) -> str:
