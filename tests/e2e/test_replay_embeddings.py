@@ -26,7 +26,7 @@ from tests.fakes import llamaindex as llama_fakes
 from tests.fakes.openai_server import Reply, vector
 from tests.fakes.openai_server import openai_server as openai_server
 from tracetape import ReplayDivergence
-from tracetape.capture.langchain.embeddings import vectors
+from tracetape.spans.vectors import unpack
 
 POLICIES = {
     "refunds": "Refunds reach the original card within 5-7 business days.",
@@ -100,7 +100,7 @@ def test_the_embedding_call_is_recorded_with_its_vectors(tape, openai_server):
     assert spans.parent.tolist() == ["embed"]  # under the LangGraph node that made it
     digest = json.loads(spans.kept[0])[0]
     stored = tape.sql("select content::varchar as c from blobs where hash = ?", [digest])
-    assert vectors(json.loads(stored.c[0])) == vector(json.dumps(QUESTION["question"]))
+    assert unpack(json.loads(stored.c[0])) == vector(json.dumps(QUESTION["question"]))
 
 
 def test_playback_answers_the_embedding_from_the_tape(tape, openai_server):

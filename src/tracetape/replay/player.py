@@ -27,7 +27,7 @@ from tracetape.replay.recording import (
     json_value,
 )
 from tracetape.replay.result import Divergence, ReplayDivergence, recorded_error
-from tracetape.spans import kinds, semconv
+from tracetape.spans import kinds, semconv, vectors
 from tracetape.spans.encode import content_hash, dumps, to_jsonable
 from tracetape.spans.recorder import Recorder, current_capture_span
 
@@ -383,7 +383,7 @@ class Player:
 
     def embedding(self, embeddings: Any, method: str, texts: Any) -> tuple[Any] | None:
         """The recorded vectors for these texts (a 1-tuple), or None to embed them."""
-        from tracetape.capture.langchain.embeddings import texts_json, vectors
+        from tracetape.capture.langchain.embeddings import texts_json
 
         asked = content_hash(texts_json(texts))
 
@@ -415,7 +415,7 @@ class Player:
         if not call.outputs:  # the vectors were too big to keep: embed again
             self._live()
             return None
-        return (vectors(self.recording.payload(call.outputs[0])),)
+        return (vectors.unpack(self.recording.payload(call.outputs[0])),)
 
     def _ran_live(self, call: RecordedCall) -> bool:
         """Whether this recorded call would have run for real, had the re-run made it."""

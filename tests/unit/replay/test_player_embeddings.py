@@ -12,12 +12,13 @@ import json
 
 import pytest
 
-from tracetape.capture.langchain.embeddings import texts_json, vectors, vectors_json
+from tracetape.capture.langchain.embeddings import texts_json, vectors_json
 from tracetape.replay.player import Player
 from tracetape.replay.recording import RecordedCall, Recording
 from tracetape.replay.result import ReplayDivergence
 from tracetape.spans import semconv
 from tracetape.spans.encode import content_hash
+from tracetape.spans.vectors import unpack
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 VECTOR = [0.25, 0.5, 0.75]
@@ -109,7 +110,7 @@ def test_vectors_are_stored_exactly(result):
     stored = vectors_json(result)
 
     assert stored is not None
-    assert vectors(json.loads(stored)) == result
+    assert unpack(json.loads(stored)) == result
 
 
 @pytest.mark.parametrize(

@@ -20,13 +20,9 @@ When nothing records, a wrapper costs two context-variable lookups.
 
 from __future__ import annotations
 
-import base64
 import contextvars
 import functools
 import inspect
-import itertools
-import sys
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +34,7 @@ from opentelemetry.trace import Span, SpanKind
 from tracetape._safety import attempt
 from tracetape.capture.langchain import _inject
 from tracetape.capture.langchain.retrievers import embedding_model, embedding_parent
-from tracetape.spans import kinds, semconv
+from tracetape.spans import kinds, semconv, vectors
 from tracetape.spans.encode import dumps, redacted_dumps
 from tracetape.spans.outcome import end_span, record_error
 from tracetape.spans.recorder import Recorder, ambient_parent
@@ -184,48 +180,10 @@ def _text_size(texts: Any) -> int:
     return 0
 
 
-_MAX_KEPT_NUMBERS = 65_536
-"""Numbers of one call's vectors kept for replay at most (42 vectors of 1536 dimensions,
-~700 KB): a query or a few documents, not a corpus, which a replay embeds again."""
-
-
 def vectors_json(result: Any) -> str | None:
-    """An embedding result (one vector, or a list of equally long ones) as stored for
-    replay: its numbers as little-endian float64 in base64 (exact, and ~20x cheaper to
-    write than JSON numbers); None when it is too big or not numbers (see `vectors`)."""
-    if not isinstance(result, list):
-        return None
-    nested = bool(result) and isinstance(result[0], list)
-    rows: list[Any] = result if nested else [result]  # pyright: ignore[reportUnknownVariableType]
-    width = len(rows[0]) if rows and isinstance(rows[0], list) else 0  # pyright: ignore[reportUnknownArgumentType]
-    if len(rows) * width > _MAX_KEPT_NUMBERS or any(
-        not isinstance(row, list) or len(row) != width  # pyright: ignore[reportUnknownArgumentType]
-        for row in rows
-    ):
-        return None
-    try:
-        numbers = array("d", itertools.chain.from_iterable(rows))
-    except TypeError:  # not numbers
-        return None
-    if sys.byteorder == "big":  # pragma: no cover - stored little-endian everywhere
-        numbers.byteswap()
-    shape = [len(rows), width] if nested else [width]
-    data = base64.b64encode(numbers.tobytes()).decode("ascii")
-    return dumps({"dtype": "<f8", "shape": shape, "data": data})
-
-
-def vectors(stored: Any) -> list[Any]:
-    """The vectors `vectors_json` stored (parsed JSON), as the lists they were."""
-    numbers = array("d")
-    numbers.frombytes(base64.b64decode(stored["data"]))
-    if sys.byteorder == "big":  # pragma: no cover
-        numbers.byteswap()
-    flat = numbers.tolist()
-    shape = stored["shape"]
-    if len(shape) == 1:
-        return flat
-    width = int(shape[1])
-    return [flat[i * width : (i + 1) * width] for i in range(int(shape[0]))]
+    """An embedding result as stored for replay (see `tracetape.spans.vectors`)."""
+    packed = vectors.pack(result)
+    return dumps(packed) if packed is not None else None
 
 
 def texts_json(texts: Any) -> str:
