@@ -23,7 +23,7 @@ from pydantic import Field
 
 import tracetape
 from tests.fakes import llamaindex as llama_fakes
-from tests.fakes.openai_server import Reply, vector
+from tests.fakes.openai_server import TEST_API_KEY, Reply, vector
 from tests.fakes.openai_server import openai_server as openai_server
 from tracetape import ReplayDivergence
 from tracetape.spans.vectors import unpack
@@ -330,3 +330,159 @@ def test_a_langchain_embedding_inside_a_llamaindex_app_runs_as_before(tape):
     assert embeddings.calls == ["query"]
     assert str(replay.output) == str(recorded)
     assert replay.divergences == []
+
+
+# -- the raw openai SDK: client.embeddings.create in a node, recorded when instrumented ----
+
+
+def sdk_agent(server: Any, prefix: str = "") -> Any:
+    """embed -> answer with the raw ``openai`` client: both calls over loopback HTTP."""
+    import openai
+
+    client = openai.OpenAI(base_url=server.base_url, api_key=TEST_API_KEY, max_retries=0)
+    policy_vectors = {name: vector(json.dumps(text)) for name, text in POLICIES.items()}
+
+    def embed(state: State) -> State:
+        response = client.embeddings.create(
+            model="text-embedding-3-small", input=[prefix + state["question"]]
+        )
+        asked = response.data[0].embedding
+
+        def cosine(v: list[float]) -> float:
+            dot = sum(a * b for a, b in zip(asked, v, strict=True))
+            return dot / (math.hypot(*asked) * math.hypot(*v))
+
+        best = max(policy_vectors, key=lambda name: cosine(policy_vectors[name]))
+        return {"policy": POLICIES[best]}
+
+    def answer(state: State) -> State:
+        completion = client.chat.completions.create(
+            model="gpt-4o",
+            messages=[
+                {"role": "system", "content": f"Policy: {state['policy']}"},
+                {"role": "user", "content": state["question"]},
+            ],
+        )
+        return {"answer": str(completion.choices[0].message.content)}
+
+    graph = StateGraph(State)
+    graph.add_node("embed", embed)
+    graph.add_node("answer", answer)
+    graph.add_edge(START, "embed")
+    graph.add_edge("embed", "answer")
+    graph.add_edge("answer", END)
+    return graph.compile(name="sdk_policy_agent")
+
+
+@pytest.fixture
+def instrumented(tape: Any) -> Any:
+    tracetape.instrument(tape)
+    try:
+        yield tape
+    finally:
+        tracetape.uninstrument()
+
+
+def _record_sdk(tape: Any, server: Any) -> tuple[str, Any]:
+    server.script(Reply(content="Within 5-7 business days."))
+    recorded = sdk_agent(server).invoke(QUESTION)
+    tape.flush()
+    return str(tape.traces().trace_id[0]), recorded
+
+
+def test_the_sdk_embedding_call_is_recorded(instrumented, openai_server):
+    trace_id, _ = _record_sdk(instrumented, openai_server)
+
+    spans = instrumented.sql(
+        "select name, attributes->>'tracetape.embedding.method' as method, "
+        "attributes->>'gen_ai.embeddings.dimension.count' as dims, "
+        "attributes->>'gen_ai.usage.input_tokens' as tokens, "
+        "attributes->>'gen_ai.provider.name' as provider, "
+        "attributes->>'tracetape.replay.output' as kept "
+        "from spans where trace_id = ? and kind = 'embedding'",
+        [trace_id],
+    )
+    assert spans.name.tolist() == ["embeddings text-embedding-3-small"]
+    assert spans.method.tolist() == ["openai.embeddings.create"]
+    assert (spans.dims[0], spans.tokens[0], spans.provider[0]) == ("8", "1", "openai")
+    assert json.loads(spans.kept[0])
+
+
+def test_playback_answers_the_sdk_embedding_at_its_send(instrumented, openai_server):
+    trace_id, recorded = _record_sdk(instrumented, openai_server)
+    assert openai_server.request_count == 2
+
+    replay = instrumented.replay(trace_id, app=sdk_agent(openai_server))
+
+    assert openai_server.request_count == 2  # no provider contacted
+    assert replay.output == recorded
+    assert replay.divergences == []
+    assert (replay.from_tape, replay.ran_live) == (2, 0)
+
+
+def test_a_changed_sdk_embedding_request_diverges(instrumented, openai_server):
+    trace_id, _ = _record_sdk(instrumented, openai_server)
+
+    with pytest.raises(ReplayDivergence) as raised:
+        instrumented.replay(trace_id, app=sdk_agent(openai_server, prefix="query: "))
+
+    divergence = raised.value.divergence
+    assert divergence.kind == "embedding"
+    assert "query: When do I get my money back?" in " ".join(divergence.requested)
+    assert openai_server.request_count == 2
+
+
+def test_a_live_sdk_embedding_is_sent_again(instrumented, openai_server):
+    trace_id, recorded = _record_sdk(instrumented, openai_server)
+
+    replay = instrumented.replay(trace_id, app=sdk_agent(openai_server), live=("embedding",))
+
+    assert [b.get("input") for b in openai_server.requests[2:]] == [[QUESTION["question"]]]
+    assert replay.output == recorded
+    assert replay.ran_live == 1
+
+
+def test_langchain_openai_embeddings_record_one_span_and_replay(instrumented, openai_server):
+    # OpenAIEmbeddings calls the SDK inside its own recorded call: one span, answered once.
+    trace_id, recorded = _record(instrumented, openai_server)
+    kinds = instrumented.sql(
+        "select attributes->>'tracetape.embedding.method' as method from spans "
+        "where trace_id = ? and kind = 'embedding'",
+        [trace_id],
+    )
+    assert kinds.method.tolist() == ["embed_query"]
+
+    replay = instrumented.replay(trace_id, app=agent(openai_server))
+
+    assert openai_server.request_count == 2
+    assert replay.output == recorded
+    assert replay.divergences == []
+
+
+def test_async_sdk_embeddings_are_recorded_and_answered(instrumented, openai_server):
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=openai_server.base_url, api_key=TEST_API_KEY)
+
+    def app() -> Any:
+        async def node(state: Searched) -> Searched:
+            response = await client.embeddings.create(
+                model="text-embedding-3-small", input=state["question"], dimensions=8
+            )
+            return {"found": response.data[0].embedding}
+
+        graph = StateGraph(Searched)
+        graph.add_node("embed", node)
+        graph.add_edge(START, "embed")
+        graph.add_edge("embed", END)
+        return graph.compile(name="async_sdk_embedder")
+
+    recorded = asyncio.run(app().ainvoke({"question": "cats"}))
+    instrumented.flush()
+    trace_id = str(instrumented.traces().trace_id[0])
+
+    replay = asyncio.run(instrumented.areplay(trace_id, app=app()))
+
+    assert openai_server.request_count == 1
+    assert replay.output == recorded
+    assert replay.from_tape == 1

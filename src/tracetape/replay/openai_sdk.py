@@ -14,6 +14,8 @@ Private seams of the SDK touched here (each tested in
 ``tests/unit/replay/test_openai_sdk.py``):
 
 - ``Completions.create`` / ``.parse`` and their async twins: where the request is given;
+- ``Embeddings.create`` / ``AsyncEmbeddings.create``: the same for an embedding request,
+  answered with the recorded ``/embeddings`` body (a replay's `Player.sdk_embedding`);
 - ``SyncAPIClient._send_request`` / ``AsyncAPIClient._send_request`` (and each
   subclass's own override): where the built request turns into an HTTP exchange.
 
@@ -31,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tracetape.capture.openai._compat import EMBEDDINGS_CLASSES, EMBEDDINGS_MODULE
 from tracetape.capture.openai.messages import as_dict
 from tracetape.capture.openai.request import REPLAY_FORMAT, given, wire_response_format
 from tracetape.errors import TracetapeError
@@ -74,11 +77,16 @@ class Failure:
 
 
 class Canned:
-    """One recorded response, handed to the SDK in place of its HTTP exchange (once)."""
+    """One recorded response, handed to the SDK in place of its HTTP exchange (once):
+    a ``chat.completion`` (sent as the API would, streamed or not), or another body
+    (``chat=False``: an ``/embeddings`` response) sent as it is."""
 
-    def __init__(self, completion: Mapping[str, Any] | Failure, streamed: bool) -> None:
+    def __init__(
+        self, completion: Mapping[str, Any] | Failure, streamed: bool, *, chat: bool = True
+    ) -> None:
         self.completion = completion
         self.streamed = streamed
+        self.chat = chat
         self.taken = False
 
     def body(self) -> tuple[bytes, str]:
@@ -88,6 +96,8 @@ class Canned:
             return json.dumps({"error": {**error, "code": self.completion.code}}).encode(), (
                 "application/json"
             )
+        if not self.chat:
+            return json.dumps(self.completion).encode(), "application/json"
         wire = wire_completion(self.completion)
         if not self.streamed:
             return json.dumps(wire).encode(), "application/json"
@@ -216,10 +226,12 @@ def _ask(hooks: _compat.Hooks, kwargs: Mapping[str, Any]) -> Canned | None:
 
 
 def _in_model_call() -> bool:
-    """A LangChain model (``ChatOpenAI``) calling the SDK: that model call was already
-    answered or let through, and is not asked again."""
+    """A LangChain model (``ChatOpenAI``) or embeddings (``OpenAIEmbeddings``) calling
+    the SDK: that call was already answered or let through, and is not asked again."""
     span = current_capture_span.get()
     attrs: Mapping[str, Any] = getattr(span, "attributes", None) or {}
+    if attrs.get(semconv.KIND) == kinds.EMBEDDING:
+        return attrs.get(semconv.EMBEDDING_METHOD) in semconv.LANGCHAIN_EMBEDDING_METHODS
     return attrs.get(semconv.KIND) == kinds.LLM and not is_sdk_call(attrs)
 
 
@@ -272,6 +284,51 @@ def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
             return openai_record.run(
                 recorder, self, kwargs, lambda: original(self, *args, **kwargs)
             )
+        finally:
+            _decided.reset(decided)
+            canned.reset(token)
+
+    _mark(create, original)
+    return create
+
+
+def _ask_embedding(hooks: _compat.Hooks, kwargs: Mapping[str, Any]) -> Canned | None:
+    """The player's recorded ``/embeddings`` response to this request, or None to send
+    it."""
+    body = hooks.sdk_embedding(kwargs)
+    return None if body is None else Canned(body, streamed=False, chat=False)
+
+
+def _wrap_embeddings(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
+    """``embeddings.create`` answered from the recording at the SDK's send (capture's
+    wrapper, when instrumented, records the call inside this one)."""
+    if aio:
+
+        @functools.wraps(original)
+        async def acreate(self: Any, *args: Any, **kwargs: Any) -> Any:
+            hooks = _hooks()
+            if hooks is None:
+                return await original(self, *args, **kwargs)
+            token = canned.set(_ask_embedding(hooks, kwargs))
+            decided = _decided.set(True)
+            try:
+                return await original(self, *args, **kwargs)
+            finally:
+                _decided.reset(decided)
+                canned.reset(token)
+
+        _mark(acreate, original)
+        return acreate
+
+    @functools.wraps(original)
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hooks = _hooks()
+        if hooks is None:
+            return original(self, *args, **kwargs)
+        token = canned.set(_ask_embedding(hooks, kwargs))
+        decided = _decided.set(True)
+        try:
+            return original(self, *args, **kwargs)
         finally:
             _decided.reset(decided)
             canned.reset(token)
@@ -335,6 +392,9 @@ def install() -> bool:
             wrap = functools.partial(_wrap_method, aio=aio)
             for method in METHODS:
                 patch(getattr(resources, name), method, wrap)
+        embeddings = importlib.import_module(EMBEDDINGS_MODULE)
+        for name, aio in zip(EMBEDDINGS_CLASSES, (False, True), strict=True):
+            patch(getattr(embeddings, name), "create", functools.partial(_wrap_embeddings, aio=aio))
         for name, aio in zip(CLIENT_CLASSES, (False, True), strict=True):
             wrap = functools.partial(_wrap_send, aio=aio)
             for cls in subclasses(getattr(clients, name)):

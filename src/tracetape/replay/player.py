@@ -417,6 +417,45 @@ class Player:
             return None
         return (vectors.unpack(self.recording.payload(call.outputs[0])),)
 
+    def sdk_embedding(self, kwargs: Mapping[str, Any]) -> Any | None:
+        """The recorded ``/embeddings`` response body for a raw ``openai`` SDK request
+        (or its recorded HTTP error, a `Failure`), or None to send it."""
+        from tracetape.capture.openai.embeddings import request_text, response_body
+
+        text = request_text(kwargs)
+        asked = content_hash(text)
+
+        def same(call: RecordedCall) -> bool:
+            method = call.attributes.get(semconv.EMBEDDING_METHOD)
+            return method == semconv.SDK_EMBEDDING_METHOD and call.inputs[:1] in ((asked,), ())
+
+        if self._live_kind(kinds.EMBEDDING) or not self._embedded:
+            self._skip(kinds.EMBEDDING, same)
+            self._live()
+            return None
+
+        def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
+            shown = [f"embeddings.create({_short(text)})"]
+            if call is None:
+                return [], shown
+            had = self.recording.payloads(call.inputs[:1]) or ["(request too long to keep)"]
+            method = call.attributes.get(semconv.EMBEDDING_METHOD, "?")
+            return [f"{method}({_short(dumps(had[0]))})"], shown
+
+        call = self._take(kinds.EMBEDDING, same, describe, runs_live=True)
+        if call is None:
+            self._live()
+            return None
+        if call.error is not None and not call.outputs:
+            failure = openai_sdk.Failure.of(call.attributes, call.error[1])
+            if failure is not None:
+                return failure
+        _raise_if_failed(call)
+        if not call.outputs:  # the vectors were too big to keep: embed again
+            self._live()
+            return None
+        return response_body(self.recording.payload(call.outputs[0]))
+
     def _ran_live(self, call: RecordedCall) -> bool:
         """Whether this recorded call would have run for real, had the re-run made it."""
         if call.kind == kinds.TOOL:

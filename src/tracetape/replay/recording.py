@@ -26,6 +26,8 @@ from tracetape.spans import kinds, semconv
 Query = Callable[[str, Sequence[Any]], pa.Table]
 REPLAYED_KINDS = (kinds.LLM, kinds.TOOL, kinds.RETRIEVER, kinds.EMBEDDING)
 _ROOT_KINDS = (kinds.CHAIN, kinds.GRAPH, kinds.AGENT)
+_EMBEDDINGS = (*semconv.LANGCHAIN_EMBEDDING_METHODS, semconv.SDK_EMBEDDING_METHOD)
+"""The embedding calls replay answers: LangChain's ``Embeddings`` and the ``openai`` SDK's."""
 
 
 class NotReplayableError(TracetapeError):
@@ -328,9 +330,7 @@ def read(query: Query, trace_id: str) -> Recording:
         if kind == kinds.EMBEDDING and not row["replay_input"]:
             continue  # inside a retriever, or recorded before texts were kept: runs live
         attrs = attributes_of(row["attributes"])
-        if kind == kinds.EMBEDDING and (
-            attrs.get(semconv.EMBEDDING_METHOD) not in semconv.LANGCHAIN_EMBEDDING_METHODS
-        ):
+        if kind == kinds.EMBEDDING and attrs.get(semconv.EMBEDDING_METHOD) not in _EMBEDDINGS:
             continue  # a LlamaIndex embedding (a top-level one keeps its input): runs live
         if attrs.get(semconv.REPLAYABLE) is False:
             raise NotReplayableError(

@@ -201,6 +201,8 @@ LANGCHAIN_EMBEDDING_METHODS: Final = (
     "aembed_query",
 )
 """The LangChain ``Embeddings`` methods capture wraps (and replay answers)."""
+SDK_EMBEDDING_METHOD: Final = "openai.embeddings.create"
+"""The ``openai`` SDK's embeddings call, called directly (captured and replayed too)."""
 PROMPT_EXAMPLE_COUNT: Final = "tracetape.prompt.example_count"
 """Number of fixed few-shot examples in the template (selected ones are not counted)."""
 SERVER_ADDRESS: Final = "server.address"

@@ -10,6 +10,7 @@ import openai
 import pytest
 from openai import _constants, _legacy_response, _response
 from openai.resources.chat.completions import AsyncCompletions, Completions
+from openai.resources.embeddings import AsyncEmbeddings, Embeddings
 
 from tracetape.capture.openai import _compat
 from tracetape.capture.openai.stream import TracedAsyncStream, TracedStream
@@ -27,6 +28,20 @@ def test_completions_classes_are_the_clients_resources():
         assert _compat.client_of(client.chat.completions) is client
         assert _compat.base_url(client) == ("127.0.0.1", 9)
         assert not _compat.is_azure(client)
+
+
+def test_embeddings_classes_are_the_clients_resources():
+    classes = _compat.embeddings_classes()
+    assert classes is not None
+    sync_cls, async_cls = classes
+    assert (sync_cls, async_cls) == (Embeddings, AsyncEmbeddings)
+    assert "create" in vars(sync_cls) and "create" in vars(async_cls)
+    assert inspect.iscoroutinefunction(inspect.unwrap(async_cls.create))
+    params = inspect.signature(inspect.unwrap(Embeddings.create)).parameters
+    for name in ("input", "model", "dimensions", "encoding_format", "extra_headers"):
+        assert name in params, name
+    with openai.OpenAI(api_key="sk-x", base_url="http://127.0.0.1:9/v1") as client:
+        assert isinstance(client.embeddings, sync_cls)
 
 
 def test_create_takes_the_keywords_recording_reads():

@@ -37,7 +37,7 @@ from tracetape.capture.langchain.retrievers import embedding_model, embedding_pa
 from tracetape.spans import kinds, semconv, vectors
 from tracetape.spans.encode import dumps, redacted_dumps
 from tracetape.spans.outcome import end_span, record_error
-from tracetape.spans.recorder import Recorder, ambient_parent
+from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
 
 # Set while an embedding span is open in this context.
 _active: contextvars.ContextVar[bool] = contextvars.ContextVar("tracetape_embedding", default=False)
@@ -232,6 +232,8 @@ def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
                 else attempt("embeddings.start", lambda: _start(self, method, texts), None)
             )
             token = _active.set(True)
+            # The SDK below (``openai``'s embeddings) sees this call's span as innermost.
+            inner = current_capture_span.set(call.span) if call is not None else None
             try:
                 answer = _answered(self, method, texts)
                 result = answer[0] if answer else await original(self, texts, *args, **kwargs)
@@ -240,6 +242,8 @@ def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
                     attempt("embeddings.fail", functools.partial(_fail, call, exc), None)
                 raise
             finally:
+                if inner is not None:
+                    current_capture_span.reset(inner)
                 _active.reset(token)
             if call is not None:
                 attempt("embeddings.end", lambda: _finish(call, result), None)
@@ -259,6 +263,8 @@ def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
             else attempt("embeddings.start", lambda: _start(self, method, texts), None)
         )
         token = _active.set(True)
+        # The SDK below (``openai``'s embeddings) sees this call's span as innermost.
+        inner = current_capture_span.set(call.span) if call is not None else None
         try:
             answer = _answered(self, method, texts)
             result = answer[0] if answer else original(self, texts, *args, **kwargs)
@@ -267,6 +273,8 @@ def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
                 attempt("embeddings.fail", functools.partial(_fail, call, exc), None)
             raise
         finally:
+            if inner is not None:
+                current_capture_span.reset(inner)
             _active.reset(token)
         if call is not None:
             attempt("embeddings.end", lambda: _finish(call, result), None)

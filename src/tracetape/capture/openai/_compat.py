@@ -29,6 +29,21 @@ LangChain's ChatOpenAI for a pydantic ``response_format``) sends for a class."""
 ResponseMode = Literal["parsed", "raw", "streamed_raw"]
 
 
+EMBEDDINGS_MODULE: Final = "openai.resources.embeddings"
+"""Where the embeddings resource classes (``Embeddings``, ``AsyncEmbeddings``) live."""
+EMBEDDINGS_CLASSES: Final = ("Embeddings", "AsyncEmbeddings")
+
+
+def embeddings_classes() -> tuple[type[Any], type[Any]] | None:
+    """The sync and async embeddings resource classes, or None without ``openai``."""
+    try:
+        module = importlib.import_module(EMBEDDINGS_MODULE)
+    except ImportError:
+        return None
+    sync_name, async_name = EMBEDDINGS_CLASSES
+    return getattr(module, sync_name), getattr(module, async_name)
+
+
 def completions_classes() -> tuple[type[Any], type[Any]] | None:
     """The sync and async chat-completions resource classes, or None without ``openai``."""
     try:

@@ -1,4 +1,5 @@
-"""The one place that wraps the ``openai`` SDK: ``chat.completions.create`` and ``.parse``.
+"""The one place that wraps the ``openai`` SDK: ``chat.completions.create`` and ``.parse``
+(and ``embeddings.create``, recorded by `tracetape.capture.openai.embeddings`).
 
 The wrappers are installed once per process, on the resource classes, and stay; while
 no recorder is set they call straight through (one global read). While one is set,
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tracetape._safety import attempt, boundary
-from tracetape.capture.openai import _compat
+from tracetape.capture.openai import _compat, embeddings
 from tracetape.capture.openai.call import ModelCall, begin
 from tracetape.capture.openai.messages import as_dict
 from tracetape.capture.openai.stream import TracedAsyncStream, TracedStream
@@ -34,7 +35,8 @@ _ORIGINAL = "__tracetape_original__"
 
 
 def instrument_openai(recorder: Recorder) -> bool:
-    """Record every ``chat.completions.create`` / ``.parse`` of ``openai`` through ``recorder``.
+    """Record every ``chat.completions.create`` / ``.parse`` and ``embeddings.create`` of
+    ``openai`` through ``recorder``.
 
     Idempotent (a second call switches to the new recorder). Returns False, doing
     nothing, when ``openai`` is not installed.
@@ -53,8 +55,19 @@ def instrument_openai(recorder: Recorder) -> bool:
             for method in _compat.METHODS:
                 _install(sync_cls, method, _wrap_sync)
                 _install(async_cls, method, _wrap_async)
+            found = _compat.embeddings_classes()
+            if found is not None:
+                sync_embeddings, async_embeddings = found
+                wrap = functools.partial(embeddings.wrap_sync, recorder=_current)
+                _install(sync_embeddings, "create", wrap)
+                awrap = functools.partial(embeddings.wrap_async, recorder=_current)
+                _install(async_embeddings, "create", awrap)
         _recorder = recorder
     return True
+
+
+def _current() -> Recorder | None:
+    return _recorder
 
 
 def uninstrument_openai() -> None:

@@ -1,0 +1,189 @@
+"""The ``openai`` SDK's ``embeddings.create``, called directly, as embedding spans.
+
+Installed with the chat wrappers (`instrument_openai`): while a recorder is set, each
+call becomes an embedding span under the ambient parent, unless the innermost capture
+span is already an embedding span (``langchain_openai.OpenAIEmbeddings`` calls this SDK
+inside its own recorded call, which must not be recorded twice).
+
+The span keeps, for replay, the request as sent (model, input, dimensions, encoding
+format; redacted) and the response's model, usage and vectors (see
+`tracetape.spans.vectors`). A request too long to keep still marks the call's place; a
+response too big to keep (a corpus) is embedded again by a replay. As with chat, the
+SDK call itself runs exactly as without tracetape and its result reaches the caller
+unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from opentelemetry.trace import Span, SpanKind
+
+from tracetape._safety import attempt
+from tracetape.capture.openai import request
+from tracetape.spans import kinds, semconv, vectors
+from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
+from tracetape.spans.outcome import end_span, provider_error_attributes, record_error
+from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
+
+METHOD: Final = semconv.SDK_EMBEDDING_METHOD
+"""The ``tracetape.embedding.method`` of these spans."""
+_TRANSPORT: Final = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+
+
+def request_text(kwargs: Mapping[str, Any]) -> str:
+    """The request as kept for replay (and compared by it): what was given, minus
+    transport options, redacted."""
+    sent = {k: v for k, v in request.given(kwargs).items() if k not in _TRANSPORT}
+    return redacted_dumps(to_jsonable(sent))
+
+
+def _input_count(value: Any) -> int:
+    if isinstance(value, list | tuple) and value and not isinstance(value[0], int):
+        return len(value)  # pyright: ignore[reportUnknownArgumentType]
+    return 1  # one text, or one token array
+
+
+@dataclass
+class _Call:
+    recorder: Recorder
+    span: Span
+    blobs: dict[str, str] = field(default_factory=dict[str, str])
+
+
+def _begin(recorder: Recorder, resource: object, kwargs: Mapping[str, Any]) -> _Call:
+    given = request.given(kwargs)
+    model = given.get("model")
+    attrs: dict[str, Any] = {
+        semconv.KIND: kinds.EMBEDDING,
+        semconv.OPERATION_NAME: kinds.OPERATIONS[kinds.EMBEDDING],
+        semconv.EMBEDDING_METHOD: METHOD,
+        semconv.EMBEDDING_INPUT_COUNT: _input_count(given.get("input")),
+    }
+    if model:
+        attrs[semconv.REQUEST_MODEL] = str(model)
+    attrs.update(attempt("openai.client", lambda: request.client_attributes(resource), {}))
+    span = recorder.tracer.start_span(
+        f"embeddings {model}" if model else "embeddings",
+        context=ambient_parent(),
+        kind=SpanKind.CLIENT,
+        attributes=attrs,
+    )
+    call = _Call(recorder, span)
+    if recorder.settings.capture_content:
+        kept = recorder.content.put(request_text(kwargs), call.blobs)
+        span.set_attribute(semconv.REPLAY_INPUT, dumps([kept] if kept else []))
+    return call
+
+
+def stored_response(result: Any) -> dict[str, Any] | None:
+    """A ``CreateEmbeddingResponse`` as kept for replay, or None (a raw response, base64
+    vectors the caller asked for, or too many numbers)."""
+    data = getattr(result, "data", None)
+    if not isinstance(data, list):
+        return None
+    packed = vectors.pack([getattr(item, "embedding", None) for item in data])  # pyright: ignore[reportUnknownVariableType]
+    if packed is None:
+        return None
+    usage: Any = getattr(result, "usage", None)
+    dump = getattr(usage, "model_dump", None)
+    return {
+        "model": getattr(result, "model", None),
+        "usage": to_jsonable(dump()) if callable(dump) else None,
+        "vectors": packed,
+    }
+
+
+def response_body(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``/embeddings`` response body a kept response stands for."""
+    rows = vectors.unpack(stored["vectors"])
+    data = [{"object": "embedding", "index": i, "embedding": row} for i, row in enumerate(rows)]
+    return {"object": "list", "data": data, "model": stored["model"], "usage": stored["usage"]}
+
+
+def _end(call: _Call, result: Any) -> None:
+    attrs: dict[str, Any] = {}
+    model = getattr(result, "model", None)
+    if isinstance(model, str):
+        attrs[semconv.RESPONSE_MODEL] = model
+    tokens = getattr(getattr(result, "usage", None), "prompt_tokens", None)
+    if isinstance(tokens, int):
+        attrs[semconv.USAGE_INPUT_TOKENS] = tokens
+    data = getattr(result, "data", None)
+    if isinstance(data, list) and data and isinstance(getattr(data[0], "embedding", None), list):
+        attrs[semconv.EMBEDDINGS_DIMENSION_COUNT] = len(data[0].embedding)
+    stored = stored_response(result) if call.recorder.settings.capture_content else None
+    digest = call.recorder.content.put(dumps(stored), call.blobs) if stored else None
+    if digest is not None:
+        attrs[semconv.REPLAY_OUTPUT] = dumps([digest])
+    call.span.set_attributes(attrs)
+    end_span(call.span, call.blobs, call.recorder.content, ok=True)
+
+
+def _fail(call: _Call, error: BaseException) -> None:
+    if isinstance(error, Exception):  # not a cancellation, which is not the call's error
+        call.span.set_attributes(provider_error_attributes(error))
+        record_error(call.span, error)
+    end_span(call.span, call.blobs, call.recorder.content, ok=False)
+
+
+def _start(recorder: Recorder | None, resource: object, kwargs: Mapping[str, Any]) -> _Call | None:
+    if recorder is None:
+        return None
+    inner = current_capture_span.get()
+    if inner is not None and inner.is_recording():
+        attributes: Mapping[str, Any] = getattr(inner, "attributes", None) or {}
+        if attributes.get(semconv.KIND) == kinds.EMBEDDING:
+            return None  # a LangChain embedding call recorded it
+    return attempt("openai.embeddings.begin", lambda: _begin(recorder, resource, kwargs), None)
+
+
+def wrap_sync(
+    original: Callable[..., Any], recorder: Callable[[], Recorder | None]
+) -> Callable[..., Any]:
+    """The recording wrapper of ``Embeddings.create``."""
+
+    @functools.wraps(original)
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _start(recorder(), self, kwargs)
+        if call is None:
+            return original(self, *args, **kwargs)
+        token = current_capture_span.set(call.span)
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as error:
+            attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
+            raise
+        finally:
+            current_capture_span.reset(token)
+        attempt("openai.embeddings.end", lambda: _end(call, result), None)
+        return result
+
+    return create
+
+
+def wrap_async(
+    original: Callable[..., Awaitable[Any]], recorder: Callable[[], Recorder | None]
+) -> Callable[..., Awaitable[Any]]:
+    """The recording wrapper of ``AsyncEmbeddings.create``."""
+
+    @functools.wraps(original)
+    async def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _start(recorder(), self, kwargs)
+        if call is None:
+            return await original(self, *args, **kwargs)
+        token = current_capture_span.set(call.span)
+        try:
+            result = await original(self, *args, **kwargs)
+        except BaseException as error:
+            attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
+            raise
+        finally:
+            current_capture_span.reset(token)
+        attempt("openai.embeddings.end", lambda: _end(call, result), None)
+        return result
+
+    return create
