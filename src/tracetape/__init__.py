@@ -98,8 +98,8 @@ def open(
 
 
 def instrument(tape: Tape | None = None) -> Tape:
-    """Record every LangChain / LangGraph run, and every raw OpenAI SDK chat call, in
-    this process into ``tape``.
+    """Record every LangChain / LangGraph run, and every raw OpenAI SDK chat and
+    embeddings call, in this process into ``tape``.
 
     Idempotent; `uninstrument` undoes it. Returns the tape (opened by default).
 
