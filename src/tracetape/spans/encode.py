@@ -27,6 +27,8 @@ from itertools import islice
 from pathlib import PurePath
 from typing import Any, Final
 
+import orjson
+
 from tracetape.spans.redact import REDACTED, is_secret_key, redact_text
 
 TRUNCATION_MARKER: Final = "…[tracetape: truncated {shown} of {total} chars]"
@@ -270,6 +272,21 @@ def _qualname(cls: type) -> str:
 def dumps(value: object) -> str:
     """Compact JSON of an already JSON-safe value (see `to_jsonable`); valid UTF-8."""
     return _utf8(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_repr))
+
+
+def is_json(text: str) -> bool:
+    """Whether ``text`` is one JSON value: checked with orjson (~5x faster; a writer
+    checks every JSON attribute of every span), then, for what only the standard parser
+    accepts (``NaN``, a lone surrogate), with it. (Validation only: orjson reads
+    integers beyond 64 bits as floats, so values are parsed with the standard parser.)"""
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+    return True
 
 
 def redacted_dumps(value: object) -> str:

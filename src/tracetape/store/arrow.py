@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from tracetape.spans import semconv
-from tracetape.spans.encode import dumps
+from tracetape.spans.encode import dumps, is_json
 from tracetape.store.schema.tables import BLOB_SCHEMA, ENVIRONMENT_SCHEMA, SPAN_SCHEMA
 
 _INPUT_KEYS = (
@@ -75,7 +75,6 @@ _JSON_ATTRIBUTES = frozenset(
 # One encoder for every span: OpenTelemetry attribute values are already JSON types
 # (str, bool, int, float and tuples of them), so no per-value conversion is needed.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
-_decode = json.JSONDecoder().decode
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -90,20 +89,12 @@ def _utf8(text: str) -> str:
     return text
 
 
-def _is_json(text: str) -> bool:
-    try:
-        _decode(text)
-    except ValueError:
-        return False
-    return True
-
-
 def attributes_json(attrs: dict[str, Any]) -> str:
     """All attributes as one JSON object; JSON-valued attributes nest as JSON, not strings."""
     plain: dict[str, Any] = {}
     nested: list[str] = []
     for key, value in attrs.items():
-        if key in _JSON_ATTRIBUTES and isinstance(value, str) and _is_json(value):
+        if key in _JSON_ATTRIBUTES and isinstance(value, str) and is_json(value):
             nested.append(_ENCODER.encode(key) + ":" + value)
         else:
             plain[key] = value
