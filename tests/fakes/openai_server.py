@@ -23,9 +23,11 @@ server answers 500 with an ``error.type`` of ``tracetape_fake_script_exhausted``
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import json
+import struct
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -341,21 +343,35 @@ EMBEDDING_DIMENSIONS = 8
 
 
 def vector(text: str) -> list[float]:
-    """The fake server's embedding of ``text``: 8 numbers from its SHA-256."""
+    """The fake server's embedding of ``text``: 8 numbers from its SHA-256 (multiples of
+    1/256, so float32, which base64 responses carry, holds them exactly)."""
     digest = hashlib.sha256(text.encode()).digest()
-    return [round(b / 255.0, 6) for b in digest[:EMBEDDING_DIMENSIONS]]
+    return [b / 256 for b in digest[:EMBEDDING_DIMENSIONS]]
 
 
 def embeddings_body(body: dict[str, Any]) -> dict[str, Any]:
-    """A ``/v1/embeddings`` response for ``body``'s input (texts or token lists)."""
+    """A ``/v1/embeddings`` response for ``body``'s input (texts or token lists): float
+    lists, or base64 of little-endian float32 when ``encoding_format`` asks for it (the
+    SDK asks for it by default and decodes it), as the API does."""
     raw = body.get("input")
     texts: list[Any] = raw if isinstance(raw, list) else [raw]  # pyright: ignore[reportUnknownVariableType]
+    if texts and isinstance(texts[0], int):
+        texts = [texts]  # one token array
+    encoded = body.get("encoding_format") == "base64"
     data = [
-        {"object": "embedding", "index": i, "embedding": vector(json.dumps(text))}
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": _base64(vector(json.dumps(text))) if encoded else vector(json.dumps(text)),
+        }
         for i, text in enumerate(texts)
     ]
     usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
     return {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
+
+
+def _base64(numbers: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(numbers)}f", *numbers)).decode()
 
 
 def _error_body(message: str, type_: str, code: str | None = None) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tracetape.capture.openai import embeddings as embeddings_capture
+from tracetape.capture.openai import is_instrumented
 from tracetape.capture.openai._compat import EMBEDDINGS_CLASSES, EMBEDDINGS_MODULE
 from tracetape.capture.openai.messages import as_dict
 from tracetape.capture.openai.request import REPLAY_FORMAT, given, wire_response_format
@@ -226,12 +228,13 @@ def _ask(hooks: _compat.Hooks, kwargs: Mapping[str, Any]) -> Canned | None:
 
 
 def _in_model_call() -> bool:
-    """A LangChain model (``ChatOpenAI``) or embeddings (``OpenAIEmbeddings``) calling
-    the SDK: that call was already answered or let through, and is not asked again."""
+    """A LangChain model (``ChatOpenAI``) or a LangChain or LlamaIndex embedding model
+    calling the SDK: that call was already answered or let through, and is not asked
+    again."""
     span = current_capture_span.get()
     attrs: Mapping[str, Any] = getattr(span, "attributes", None) or {}
-    if attrs.get(semconv.KIND) == kinds.EMBEDDING:
-        return attrs.get(semconv.EMBEDDING_METHOD) in semconv.LANGCHAIN_EMBEDDING_METHODS
+    if attrs.get(semconv.KIND) == kinds.EMBEDDING:  # LangChain's or LlamaIndex's own call
+        return attrs.get(semconv.EMBEDDING_METHOD) != semconv.SDK_EMBEDDING_METHOD
     return attrs.get(semconv.KIND) == kinds.LLM and not is_sdk_call(attrs)
 
 
@@ -299,9 +302,15 @@ def _ask_embedding(hooks: _compat.Hooks, kwargs: Mapping[str, Any]) -> Canned | 
     return None if body is None else Canned(body, streamed=False, chat=False)
 
 
+def _replay_recorder(hooks: _compat.Hooks) -> Any:
+    """Who records a replayed SDK embedding call: capture's own wrapper when
+    instrumented (None here), else the replay, into its tape."""
+    return None if is_instrumented() else getattr(hooks, "recorder", None)
+
+
 def _wrap_embeddings(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
-    """``embeddings.create`` answered from the recording at the SDK's send (capture's
-    wrapper, when instrumented, records the call inside this one)."""
+    """``embeddings.create`` answered from the recording at the SDK's send, and recorded
+    into the replay's trace (see `_replay_recorder`)."""
     if aio:
 
         @functools.wraps(original)
@@ -309,10 +318,13 @@ def _wrap_embeddings(original: Callable[..., Any], aio: bool) -> Callable[..., A
             hooks = _hooks()
             if hooks is None:
                 return await original(self, *args, **kwargs)
+            kwargs = embeddings_capture.materialised(kwargs)
             token = canned.set(_ask_embedding(hooks, kwargs))
             decided = _decided.set(True)
             try:
-                return await original(self, *args, **kwargs)
+                return await embeddings_capture.arun(
+                    _replay_recorder(hooks), self, kwargs, lambda: original(self, *args, **kwargs)
+                )
             finally:
                 _decided.reset(decided)
                 canned.reset(token)
@@ -325,10 +337,13 @@ def _wrap_embeddings(original: Callable[..., Any], aio: bool) -> Callable[..., A
         hooks = _hooks()
         if hooks is None:
             return original(self, *args, **kwargs)
+        kwargs = embeddings_capture.materialised(kwargs)
         token = canned.set(_ask_embedding(hooks, kwargs))
         decided = _decided.set(True)
         try:
-            return original(self, *args, **kwargs)
+            return embeddings_capture.run(
+                _replay_recorder(hooks), self, kwargs, lambda: original(self, *args, **kwargs)
+            )
         finally:
             _decided.reset(decided)
             canned.reset(token)

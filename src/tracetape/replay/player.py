@@ -99,6 +99,13 @@ class Player:
         with self._lock:
             self.ran_live += 1
 
+    def _instead_live(self) -> None:
+        """A call matched to its recorded place that runs for real all the same (its
+        answer was not kept): counted as run, not as answered."""
+        with self._lock:
+            self.from_tape -= 1
+            self.ran_live += 1
+
     # -- request keys -------------------------------------------------------------------
     def _live_key(self, message: Any) -> str:
         hit = self._live_keys.get(id(message))
@@ -413,7 +420,7 @@ class Player:
             return None
         _raise_if_failed(call)
         if not call.outputs:  # the vectors were too big to keep: embed again
-            self._live()
+            self._instead_live()
             return None
         return (vectors.unpack(self.recording.payload(call.outputs[0])),)
 
@@ -451,8 +458,8 @@ class Player:
             if failure is not None:
                 return failure
         _raise_if_failed(call)
-        if not call.outputs:  # the vectors were too big to keep: embed again
-            self._live()
+        if not call.outputs:  # not kept (too big, a streamed raw response): send again
+            self._instead_live()
             return None
         return response_body(self.recording.payload(call.outputs[0]))
 

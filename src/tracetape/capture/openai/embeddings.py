@@ -15,15 +15,16 @@ unchanged.
 
 from __future__ import annotations
 
+import base64
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from opentelemetry.trace import Span, SpanKind
 
 from tracetape._safety import attempt
-from tracetape.capture.openai import request
+from tracetape.capture.openai import _compat, request
 from tracetape.spans import kinds, semconv, vectors
 from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
 from tracetape.spans.outcome import end_span, provider_error_attributes, record_error
@@ -31,12 +32,24 @@ from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_s
 
 METHOD: Final = semconv.SDK_EMBEDDING_METHOD
 """The ``tracetape.embedding.method`` of these spans."""
-_TRANSPORT: Final = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+_TRANSPORT: Final = frozenset({"extra_headers", "extra_query", "timeout"})
+
+
+def materialised(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with a one-shot ``input`` (a generator of tokens or of token lists)
+    made lists, so that recording or matching it does not consume what the SDK sends."""
+    value = kwargs.get("input")
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes | Sequence):
+        kwargs["input"] = [
+            list(item) if isinstance(item, Iterable) and not isinstance(item, str | bytes) else item  # pyright: ignore[reportUnknownArgumentType]
+            for item in value  # pyright: ignore[reportUnknownVariableType]
+        ]
+    return kwargs
 
 
 def request_text(kwargs: Mapping[str, Any]) -> str:
-    """The request as kept for replay (and compared by it): what was given, minus
-    transport options, redacted."""
+    """The request as kept for replay (and compared by it): what is sent (model, input,
+    dimensions, encoding format, ``extra_body``), redacted."""
     sent = {k: v for k, v in request.given(kwargs).items() if k not in _TRANSPORT}
     return redacted_dumps(to_jsonable(sent))
 
@@ -79,32 +92,54 @@ def _begin(recorder: Recorder, resource: object, kwargs: Mapping[str, Any]) -> _
     return call
 
 
-def stored_response(result: Any) -> dict[str, Any] | None:
-    """A ``CreateEmbeddingResponse`` as kept for replay, or None (a raw response, base64
-    vectors the caller asked for, or too many numbers)."""
-    data = getattr(result, "data", None)
+_MAX_ENCODED_CHARS = vectors.MAX_NUMBERS * 16 // 3
+"""Base64 vectors (float32, as the caller asked for them) kept at most: as many numbers."""
+
+
+def parsed(result: Any, kwargs: Mapping[str, Any]) -> Any:
+    """The ``CreateEmbeddingResponse`` of a call: the result, or for ``with_raw_response``
+    what it parses to (cached by the SDK for the caller); None for a streamed raw
+    response, whose body the caller reads later."""
+    mode = _compat.response_mode(kwargs)
+    if mode == "raw":
+        return _compat.parse_raw(result)
+    return result if mode == "parsed" else None
+
+
+def stored_response(response: Any) -> dict[str, Any] | None:
+    """A ``CreateEmbeddingResponse`` as kept for replay: its vectors packed (or, when
+    the caller asked for ``encoding_format="base64"``, the strings as they came), model
+    and usage; None when there is none or it holds too much."""
+    data = getattr(response, "data", None)
     if not isinstance(data, list):
         return None
-    packed = vectors.pack([getattr(item, "embedding", None) for item in data])  # pyright: ignore[reportUnknownVariableType]
-    if packed is None:
-        return None
-    usage: Any = getattr(result, "usage", None)
+    found = [getattr(item, "embedding", None) for item in data]  # pyright: ignore[reportUnknownVariableType]
+    stored: dict[str, Any] = {}
+    if found and all(isinstance(e, str) for e in found):
+        if sum(len(e) for e in found) > _MAX_ENCODED_CHARS:  # pyright: ignore[reportArgumentType]
+            return None
+        stored["encoded"] = found
+    else:
+        packed = vectors.pack(found)
+        if packed is None:
+            return None
+        stored["vectors"] = packed
+    usage: Any = getattr(response, "usage", None)
     dump = getattr(usage, "model_dump", None)
-    return {
-        "model": getattr(result, "model", None),
-        "usage": to_jsonable(dump()) if callable(dump) else None,
-        "vectors": packed,
-    }
+    stored["model"] = getattr(response, "model", None)
+    stored["usage"] = to_jsonable(dump()) if callable(dump) else None
+    return stored
 
 
 def response_body(stored: Mapping[str, Any]) -> dict[str, Any]:
     """The ``/embeddings`` response body a kept response stands for."""
-    rows = vectors.unpack(stored["vectors"])
+    rows = stored["encoded"] if "encoded" in stored else vectors.unpack(stored["vectors"])
     data = [{"object": "embedding", "index": i, "embedding": row} for i, row in enumerate(rows)]
     return {"object": "list", "data": data, "model": stored["model"], "usage": stored["usage"]}
 
 
-def _end(call: _Call, result: Any) -> None:
+def _end(call: _Call, result: Any, kwargs: Mapping[str, Any]) -> None:
+    result = parsed(result, kwargs)
     attrs: dict[str, Any] = {}
     model = getattr(result, "model", None)
     if isinstance(model, str):
@@ -113,8 +148,11 @@ def _end(call: _Call, result: Any) -> None:
     if isinstance(tokens, int):
         attrs[semconv.USAGE_INPUT_TOKENS] = tokens
     data = getattr(result, "data", None)
-    if isinstance(data, list) and data and isinstance(getattr(data[0], "embedding", None), list):
-        attrs[semconv.EMBEDDINGS_DIMENSION_COUNT] = len(data[0].embedding)
+    first = getattr(data[0], "embedding", None) if isinstance(data, list) and data else None
+    if isinstance(first, list):
+        attrs[semconv.EMBEDDINGS_DIMENSION_COUNT] = len(first)  # pyright: ignore[reportUnknownArgumentType]
+    elif isinstance(first, str):  # base64 of float32, as asked for
+        attrs[semconv.EMBEDDINGS_DIMENSION_COUNT] = len(base64.b64decode(first)) // 4
     stored = stored_response(result) if call.recorder.settings.capture_content else None
     digest = call.recorder.content.put(dumps(stored), call.blobs) if stored else None
     if digest is not None:
@@ -141,6 +179,48 @@ def _start(recorder: Recorder | None, resource: object, kwargs: Mapping[str, Any
     return attempt("openai.embeddings.begin", lambda: _begin(recorder, resource, kwargs), None)
 
 
+def run(
+    recorder: Recorder | None, resource: object, kwargs: dict[str, Any], send: Callable[[], Any]
+) -> Any:
+    """``send()`` (the SDK call) recorded as an embedding span through ``recorder`` (None:
+    not recorded), unless an embedding span already covers it."""
+    call = _start(recorder, resource, kwargs)
+    if call is None:
+        return send()
+    token = current_capture_span.set(call.span)
+    try:
+        result = send()
+    except BaseException as error:
+        attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
+        raise
+    finally:
+        current_capture_span.reset(token)
+    attempt("openai.embeddings.end", lambda: _end(call, result, kwargs), None)
+    return result
+
+
+async def arun(
+    recorder: Recorder | None,
+    resource: object,
+    kwargs: dict[str, Any],
+    send: Callable[[], Awaitable[Any]],
+) -> Any:
+    """`run` for the async client."""
+    call = _start(recorder, resource, kwargs)
+    if call is None:
+        return await send()
+    token = current_capture_span.set(call.span)
+    try:
+        result = await send()
+    except BaseException as error:
+        attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
+        raise
+    finally:
+        current_capture_span.reset(token)
+    attempt("openai.embeddings.end", lambda: _end(call, result, kwargs), None)
+    return result
+
+
 def wrap_sync(
     original: Callable[..., Any], recorder: Callable[[], Recorder | None]
 ) -> Callable[..., Any]:
@@ -148,19 +228,8 @@ def wrap_sync(
 
     @functools.wraps(original)
     def create(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(recorder(), self, kwargs)
-        if call is None:
-            return original(self, *args, **kwargs)
-        token = current_capture_span.set(call.span)
-        try:
-            result = original(self, *args, **kwargs)
-        except BaseException as error:
-            attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
-            raise
-        finally:
-            current_capture_span.reset(token)
-        attempt("openai.embeddings.end", lambda: _end(call, result), None)
-        return result
+        kwargs = materialised(kwargs)
+        return run(recorder(), self, kwargs, lambda: original(self, *args, **kwargs))
 
     return create
 
@@ -172,18 +241,7 @@ def wrap_async(
 
     @functools.wraps(original)
     async def create(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = _start(recorder(), self, kwargs)
-        if call is None:
-            return await original(self, *args, **kwargs)
-        token = current_capture_span.set(call.span)
-        try:
-            result = await original(self, *args, **kwargs)
-        except BaseException as error:
-            attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
-            raise
-        finally:
-            current_capture_span.reset(token)
-        attempt("openai.embeddings.end", lambda: _end(call, result), None)
-        return result
+        kwargs = materialised(kwargs)
+        return await arun(recorder(), self, kwargs, lambda: original(self, *args, **kwargs))
 
     return create

@@ -54,6 +54,7 @@ class LlamaIndexPlayer(Player):
         # A LangChain embedding inside a LlamaIndex app (a node postprocessor's) is not
         # answered here: it runs for real, as before embedding calls were kept.
         self._pending[kinds.EMBEDDING] = []
+        self._embedded = False
         for call in recording.calls:
             if call.kind == kinds.EMBEDDING:
                 continue
