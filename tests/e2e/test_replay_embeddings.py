@@ -609,3 +609,38 @@ def test_a_llamaindex_embedding_model_calling_the_sdk_runs_as_before(instrumente
     assert replay.output == recorded
     assert replay.divergences == []
     assert openai_server.request_count == 2  # the LlamaIndex call ran again, as before
+
+
+def test_an_sdk_input_too_long_to_keep_is_sent_again_in_its_place(
+    tmp_path, monkeypatch, openai_server
+):
+    monkeypatch.setenv("TRACETAPE_MAX_BLOB_BYTES", "1024")
+    tape = tracetape.open(tmp_path / "small.duckdb")
+    client = _sdk_client(openai_server)
+
+    def node(state: Searched) -> Searched:
+        response = client.embeddings.create(
+            model="text-embedding-3-small", input=[state["question"]] * 300
+        )
+        return {"found": len(response.data)}
+
+    tracetape.instrument(tape)
+    try:
+        recorded = _one_node("corpus", node).invoke({"question": "cats"})
+        tape.flush()
+        trace_id = str(tape.traces().trace_id[0])
+        kept = tape.sql(
+            "select attributes->>'tracetape.replay.input' as i from spans "
+            "where trace_id = ? and kind = 'embedding'",
+            [trace_id],
+        )
+        assert kept.i.tolist() == ["[]"]
+
+        replay = tape.replay(trace_id, app=_one_node("corpus", node))
+    finally:
+        tracetape.uninstrument()
+        tape.close()
+
+    assert openai_server.request_count == 2
+    assert replay.output == recorded
+    assert replay.divergences == []

@@ -87,9 +87,20 @@ def _begin(recorder: Recorder, resource: object, kwargs: Mapping[str, Any]) -> _
     )
     call = _Call(recorder, span)
     if recorder.settings.capture_content:
-        kept = recorder.content.put(request_text(kwargs), call.blobs)
+        # An input too long to keep is not serialised at all: it keeps its place only.
+        short = _input_size(given.get("input")) <= recorder.content.max_bytes
+        kept = recorder.content.put(request_text(kwargs), call.blobs) if short else None
         span.set_attribute(semconv.REPLAY_INPUT, dumps([kept] if kept else []))
     return call
+
+
+def _input_size(value: Any) -> int:
+    """About how many characters ``input`` takes as JSON (texts, or token ids)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return sum(_input_size(item) if not isinstance(item, int) else 6 for item in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return 0
 
 
 _MAX_ENCODED_CHARS = vectors.MAX_NUMBERS * 16 // 3
