@@ -1,5 +1,5 @@
-"""Replay a recorded trace: re-run the app with model, tool and retriever calls answered
-from the tape, report where the re-run diverges, pin what runs for real, resume a
+"""Replay a recorded trace: re-run the app with model, tool, retriever and embedding
+calls answered from the tape, report where the re-run diverges, pin what runs for real, resume a
 LangGraph graph at a recorded step; or send one recorded model call again.
 
 Use it through `Tape.replay` / `Tape.areplay` / `Tape.rerun`.

@@ -1,8 +1,10 @@
-"""`Player`: answers a re-run's model, tool and retriever calls from a recording.
+"""`Player`: answers a re-run's model, tool, retriever and embedding calls from a recording.
 
 Model calls are LangChain chat models (`model`), completion models (`completion`) and
 raw ``openai`` SDK chat completions (`chat_completion`, see `openai_sdk`): one sequence,
-so a graph mixing them is matched in the order it called them.
+so a graph mixing them is matched in the order it called them. Embedding calls are
+LangChain ``Embeddings`` (`embedding`) and raw SDK ``embeddings.create``
+(`sdk_embedding`), matched by their texts (the whole request, for the SDK).
 
 A call is answered by the recorded call of its kind that comes next in the trace and
 asked exactly the same (the whole request, see `requests`). Calls that ran in parallel

@@ -61,8 +61,8 @@ class Replay:
     ``divergences`` lists, in the order found, where the re-run asked what the
     recording did not (with ``on_divergence="live"``) and the recorded calls it never
     made (when the model ran live, or with ``"live"``). ``from_tape`` and ``ran_live``
-    count the model, tool and retriever calls answered from the recording and run for
-    real; ``same_output`` says whether the output equals the recorded one: the same
+    count the model, tool, retriever and embedding calls answered from the recording and
+    run for real; ``same_output`` says whether the output equals the recorded one: the same
     messages by class, text and tool calls (ids and response metadata differ from run
     to run); None when the recording kept no comparable output.
     """
