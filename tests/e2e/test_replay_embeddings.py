@@ -41,22 +41,36 @@ class State(TypedDict, total=False):
     answer: str
 
 
+def nearest_policy(asked: list[float]) -> str:
+    """The policy whose (fake server) embedding is nearest ``asked`` by cosine."""
+
+    def cosine(text: str) -> float:
+        v = vector(json.dumps(text))
+        dot = sum(a * b for a, b in zip(asked, v, strict=True))
+        return dot / (math.hypot(*asked) * math.hypot(*v))
+
+    return max(POLICIES.values(), key=cosine)
+
+
+def policy_graph(name: str, embed: Any, answer: Any) -> Any:
+    """embed (the question, picking a policy) -> answer (with that policy)."""
+    graph = StateGraph(State)
+    graph.add_node("embed", embed)
+    graph.add_node("answer", answer)
+    graph.add_edge(START, "embed")
+    graph.add_edge("embed", "answer")
+    graph.add_edge("answer", END)
+    return graph.compile(name=name)
+
+
 def agent(server: Any, prefix: str = "") -> Any:
-    """embed -> answer: the nearest policy by cosine, picked without a retriever
-    (``prefix``: what a changed app puts before the question it embeds)."""
+    """LangChain's OpenAIEmbeddings and ChatOpenAI, the policy picked without a
+    retriever (``prefix``: what a changed app puts before the question it embeds)."""
     embeddings = server.embeddings_model()
     model = server.chat_model()
-    policy_vectors = {name: vector(json.dumps(text)) for name, text in POLICIES.items()}
 
     def embed(state: State) -> State:
-        asked = embeddings.embed_query(prefix + state["question"])
-
-        def cosine(v: list[float]) -> float:
-            dot = sum(a * b for a, b in zip(asked, v, strict=True))
-            return dot / (math.hypot(*asked) * math.hypot(*v))
-
-        best = max(policy_vectors, key=lambda name: cosine(policy_vectors[name]))
-        return {"policy": POLICIES[best]}
+        return {"policy": nearest_policy(embeddings.embed_query(prefix + state["question"]))}
 
     def answer(state: State) -> State:
         reply = model.invoke(
@@ -64,13 +78,7 @@ def agent(server: Any, prefix: str = "") -> Any:
         )
         return {"answer": str(reply.content)}
 
-    graph = StateGraph(State)
-    graph.add_node("embed", embed)
-    graph.add_node("answer", answer)
-    graph.add_edge(START, "embed")
-    graph.add_edge("embed", "answer")
-    graph.add_edge("answer", END)
-    return graph.compile(name="policy_agent")
+    return policy_graph("policy_agent", embed, answer)
 
 
 QUESTION = {"question": "When do I get my money back?"}
@@ -337,24 +345,16 @@ def test_a_langchain_embedding_inside_a_llamaindex_app_runs_as_before(tape):
 
 
 def sdk_agent(server: Any, prefix: str = "") -> Any:
-    """embed -> answer with the raw ``openai`` client: both calls over loopback HTTP."""
+    """The same with the raw ``openai`` client: both calls over loopback HTTP."""
     import openai
 
     client = openai.OpenAI(base_url=server.base_url, api_key=TEST_API_KEY, max_retries=0)
-    policy_vectors = {name: vector(json.dumps(text)) for name, text in POLICIES.items()}
 
     def embed(state: State) -> State:
         response = client.embeddings.create(
             model="text-embedding-3-small", input=[prefix + state["question"]]
         )
-        asked = response.data[0].embedding
-
-        def cosine(v: list[float]) -> float:
-            dot = sum(a * b for a, b in zip(asked, v, strict=True))
-            return dot / (math.hypot(*asked) * math.hypot(*v))
-
-        best = max(policy_vectors, key=lambda name: cosine(policy_vectors[name]))
-        return {"policy": POLICIES[best]}
+        return {"policy": nearest_policy(response.data[0].embedding)}
 
     def answer(state: State) -> State:
         completion = client.chat.completions.create(
@@ -366,13 +366,7 @@ def sdk_agent(server: Any, prefix: str = "") -> Any:
         )
         return {"answer": str(completion.choices[0].message.content)}
 
-    graph = StateGraph(State)
-    graph.add_node("embed", embed)
-    graph.add_node("answer", answer)
-    graph.add_edge(START, "embed")
-    graph.add_edge("embed", "answer")
-    graph.add_edge("answer", END)
-    return graph.compile(name="sdk_policy_agent")
+    return policy_graph("sdk_policy_agent", embed, answer)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ import functools
 import importlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -252,47 +252,16 @@ def _mark(wrapper: Callable[..., Any], original: Callable[..., Any]) -> None:
         setattr(wrapper, _CAPTURE_MARK, original)
 
 
-def _wrap_method(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
-    # Told, not inspected: the SDK's decorators hide its methods' coroutine nature.
-    if aio:
+@dataclass(frozen=True)
+class _Seam:
+    """How one SDK method is replayed: what the player is asked, and who records the
+    call into the replay's trace (and how)."""
 
-        @functools.wraps(original)
-        async def acreate(self: Any, *args: Any, **kwargs: Any) -> Any:
-            hooks = _hooks()
-            if hooks is None:
-                return await original(self, *args, **kwargs)
-            token = canned.set(_ask(hooks, kwargs))
-            decided = _decided.set(True)
-            try:
-                recorder = getattr(hooks, "recorder", None)
-                return await openai_record.arun(
-                    recorder, self, kwargs, lambda: original(self, *args, **kwargs)
-                )
-            finally:
-                _decided.reset(decided)
-                canned.reset(token)
-
-        _mark(acreate, original)
-        return acreate
-
-    @functools.wraps(original)
-    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
-        hooks = _hooks()
-        if hooks is None:
-            return original(self, *args, **kwargs)
-        token = canned.set(_ask(hooks, kwargs))
-        decided = _decided.set(True)
-        try:
-            recorder = getattr(hooks, "recorder", None)
-            return openai_record.run(
-                recorder, self, kwargs, lambda: original(self, *args, **kwargs)
-            )
-        finally:
-            _decided.reset(decided)
-            canned.reset(token)
-
-    _mark(create, original)
-    return create
+    ask: Callable[[_compat.Hooks, Mapping[str, Any]], Canned | None]
+    recorder: Callable[[_compat.Hooks], Any]
+    run: Callable[..., Any]
+    arun: Callable[..., Awaitable[Any]]
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda kwargs: kwargs
 
 
 def _ask_embedding(hooks: _compat.Hooks, kwargs: Mapping[str, Any]) -> Canned | None:
@@ -302,15 +271,29 @@ def _ask_embedding(hooks: _compat.Hooks, kwargs: Mapping[str, Any]) -> Canned | 
     return None if body is None else Canned(body, streamed=False, chat=False)
 
 
-def _replay_recorder(hooks: _compat.Hooks) -> Any:
-    """Who records a replayed SDK embedding call: capture's own wrapper when
-    instrumented (None here), else the replay, into its tape."""
-    return None if is_instrumented() else getattr(hooks, "recorder", None)
+_CHAT = _Seam(
+    ask=_ask,
+    # `openai_record` records it unless capture is instrumented (and then does).
+    recorder=lambda hooks: getattr(hooks, "recorder", None),
+    run=openai_record.run,
+    arun=openai_record.arun,
+)
+_EMBEDDINGS = _Seam(
+    ask=_ask_embedding,
+    # Capture's own wrapper records it when instrumented; else the replay does.
+    recorder=lambda hooks: None if is_instrumented() else getattr(hooks, "recorder", None),
+    run=embeddings_capture.run,
+    arun=embeddings_capture.arun,
+    prepare=embeddings_capture.materialised,
+)
 
 
-def _wrap_embeddings(original: Callable[..., Any], aio: bool) -> Callable[..., Any]:
-    """``embeddings.create`` answered from the recording at the SDK's send, and recorded
-    into the replay's trace (see `_replay_recorder`)."""
+def _wrap_method(
+    original: Callable[..., Any], aio: bool, seam: _Seam = _CHAT
+) -> Callable[..., Any]:
+    """A resource method answered from the recording at the SDK's send (see `canned`)
+    and recorded into the replay's trace."""
+    # Told, not inspected: the SDK's decorators hide its methods' coroutine nature.
     if aio:
 
         @functools.wraps(original)
@@ -318,12 +301,12 @@ def _wrap_embeddings(original: Callable[..., Any], aio: bool) -> Callable[..., A
             hooks = _hooks()
             if hooks is None:
                 return await original(self, *args, **kwargs)
-            kwargs = embeddings_capture.materialised(kwargs)
-            token = canned.set(_ask_embedding(hooks, kwargs))
+            kwargs = seam.prepare(kwargs)
+            token = canned.set(seam.ask(hooks, kwargs))
             decided = _decided.set(True)
             try:
-                return await embeddings_capture.arun(
-                    _replay_recorder(hooks), self, kwargs, lambda: original(self, *args, **kwargs)
+                return await seam.arun(
+                    seam.recorder(hooks), self, kwargs, lambda: original(self, *args, **kwargs)
                 )
             finally:
                 _decided.reset(decided)
@@ -337,12 +320,12 @@ def _wrap_embeddings(original: Callable[..., Any], aio: bool) -> Callable[..., A
         hooks = _hooks()
         if hooks is None:
             return original(self, *args, **kwargs)
-        kwargs = embeddings_capture.materialised(kwargs)
-        token = canned.set(_ask_embedding(hooks, kwargs))
+        kwargs = seam.prepare(kwargs)
+        token = canned.set(seam.ask(hooks, kwargs))
         decided = _decided.set(True)
         try:
-            return embeddings_capture.run(
-                _replay_recorder(hooks), self, kwargs, lambda: original(self, *args, **kwargs)
+            return seam.run(
+                seam.recorder(hooks), self, kwargs, lambda: original(self, *args, **kwargs)
             )
         finally:
             _decided.reset(decided)
@@ -409,7 +392,8 @@ def install() -> bool:
                 patch(getattr(resources, name), method, wrap)
         embeddings = importlib.import_module(EMBEDDINGS_MODULE)
         for name, aio in zip(EMBEDDINGS_CLASSES, (False, True), strict=True):
-            patch(getattr(embeddings, name), "create", functools.partial(_wrap_embeddings, aio=aio))
+            wrap = functools.partial(_wrap_method, aio=aio, seam=_EMBEDDINGS)
+            patch(getattr(embeddings, name), "create", wrap)
         for name, aio in zip(CLIENT_CLASSES, (False, True), strict=True):
             wrap = functools.partial(_wrap_send, aio=aio)
             for cls in subclasses(getattr(clients, name)):

@@ -329,12 +329,7 @@ class Player:
         if call is None:
             self._live()
             return None
-        if call.error is not None and not call.outputs:
-            failure = openai_sdk.Failure.of(call.attributes, call.error[1])
-            if failure is not None:
-                return failure
-        _raise_if_failed(call)
-        return self.recording.answer(call.outputs[0])
+        return _sdk_failure(call) or self.recording.answer(call.outputs[0])
 
     def tool(self, tool: Any) -> tuple[Any] | None:
         """The recorded result of this tool call (a 1-tuple), or None to run it."""
@@ -390,16 +385,14 @@ class Player:
         _raise_if_failed(call)
         return (self.recording.answer(call.outputs[0]),)
 
-    def embedding(self, embeddings: Any, method: str, texts: Any) -> tuple[Any] | None:
-        """The recorded vectors for these texts (a 1-tuple), or None to embed them."""
-        from tracetape.capture.langchain.embeddings import texts_json
-
-        asked = content_hash(texts_json(texts))
+    def _embedding_call(self, method: str, asked: str, shown: str) -> RecordedCall | None:
+        """The recorded embedding call (by ``method``, its stored request's hash
+        ``asked``) this one replays, with its answer or its error; None to run it."""
 
         def same(call: RecordedCall) -> bool:
-            # Texts too long to keep left only the call's place: matched by position.
-            recorded_method = call.attributes.get(semconv.EMBEDDING_METHOD, method)
-            return recorded_method == method and call.inputs[:1] in ((asked,), ())
+            # A request too long to keep left only the call's place: matched by position.
+            recorded = call.attributes.get(semconv.EMBEDDING_METHOD, method)
+            return recorded == method and call.inputs[:1] in ((asked,), ())
 
         # A recording without any (a trace recorded before embedding calls were kept):
         # they run for real, as they did then, instead of diverging.
@@ -409,21 +402,31 @@ class Player:
             return None
 
         def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
-            shown = [f"{method}({_short(dumps(to_jsonable(texts)))})"]
             if call is None:
-                return [], shown
-            had = self.recording.payloads(call.inputs[:1]) or ["(texts too long to keep)"]
-            recorded_method = call.attributes.get(semconv.EMBEDDING_METHOD, "?")
-            return [f"{recorded_method}({_short(dumps(had[0]))})"], shown
+                return [], [shown]
+            had = self.recording.payloads(call.inputs[:1]) or ["(too long to keep)"]
+            recorded = call.attributes.get(semconv.EMBEDDING_METHOD, "?")
+            return [f"{recorded}({_short(dumps(had[0]))})"], [shown]
 
         call = self._take(kinds.EMBEDDING, same, describe, runs_live=True)
         if call is None:
             self._live()
             return None
-        _raise_if_failed(call)
-        if not call.outputs:  # the vectors were too big to keep: embed again
+        if not call.outputs and call.error is None:  # the answer was not kept: run again
             self._instead_live()
             return None
+        return call
+
+    def embedding(self, embeddings: Any, method: str, texts: Any) -> tuple[Any] | None:
+        """The recorded vectors for these texts (a 1-tuple), or None to embed them."""
+        from tracetape.capture.langchain.embeddings import texts_json
+
+        text = texts_json(texts)
+        shown = f"{method}({_short(dumps(to_jsonable(texts)))})"
+        call = self._embedding_call(method, content_hash(text), shown)
+        if call is None:
+            return None
+        _raise_if_failed(call)
         return (vectors.unpack(self.recording.payload(call.outputs[0])),)
 
     def sdk_embedding(self, kwargs: Mapping[str, Any]) -> Any | None:
@@ -432,38 +435,11 @@ class Player:
         from tracetape.capture.openai.embeddings import request_text, response_body
 
         text = request_text(kwargs)
-        asked = content_hash(text)
-
-        def same(call: RecordedCall) -> bool:
-            method = call.attributes.get(semconv.EMBEDDING_METHOD)
-            return method == semconv.SDK_EMBEDDING_METHOD and call.inputs[:1] in ((asked,), ())
-
-        if self._live_kind(kinds.EMBEDDING) or not self._embedded:
-            self._skip(kinds.EMBEDDING, same)
-            self._live()
-            return None
-
-        def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
-            shown = [f"embeddings.create({_short(text)})"]
-            if call is None:
-                return [], shown
-            had = self.recording.payloads(call.inputs[:1]) or ["(request too long to keep)"]
-            method = call.attributes.get(semconv.EMBEDDING_METHOD, "?")
-            return [f"{method}({_short(dumps(had[0]))})"], shown
-
-        call = self._take(kinds.EMBEDDING, same, describe, runs_live=True)
+        shown = f"{semconv.SDK_EMBEDDING_METHOD}({_short(text)})"
+        call = self._embedding_call(semconv.SDK_EMBEDDING_METHOD, content_hash(text), shown)
         if call is None:
-            self._live()
             return None
-        if call.error is not None and not call.outputs:
-            failure = openai_sdk.Failure.of(call.attributes, call.error[1])
-            if failure is not None:
-                return failure
-        _raise_if_failed(call)
-        if not call.outputs:  # not kept (too big, a streamed raw response): send again
-            self._instead_live()
-            return None
-        return response_body(self.recording.payload(call.outputs[0]))
+        return _sdk_failure(call) or response_body(self.recording.payload(call.outputs[0]))
 
     def _ran_live(self, call: RecordedCall) -> bool:
         """Whether this recorded call would have run for real, had the re-run made it."""
@@ -516,6 +492,17 @@ def _short(text: str, limit: int = 200) -> str:
 
 def _call_name(call: RecordedCall) -> str:
     return str(call.attributes.get(semconv.TOOL_NAME) or call.name)
+
+
+def _sdk_failure(call: RecordedCall) -> openai_sdk.Failure | None:
+    """A raw SDK call's recorded HTTP error, played back as the SDK's own; any other
+    recorded failure raised again; None when it succeeded."""
+    if call.error is not None and not call.outputs:
+        failure = openai_sdk.Failure.of(call.attributes, call.error[1])
+        if failure is not None:
+            return failure
+    _raise_if_failed(call)
+    return None
 
 
 def _raise_if_failed(call: RecordedCall) -> None:
