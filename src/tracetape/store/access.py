@@ -287,7 +287,10 @@ def _bind_views(reader: _Reader, spool: Path, sql: str | None = None) -> None:
         for folder in SEGMENT_SCHEMAS
     }
     if snapshot != reader.segments:
-        reader.statements = _by_view(view_ddl(spool, temporary=True, segments=snapshot))
+        # A folder holding only its schema file has nothing unfolded: its view reads the
+        # table alone.
+        unfolded = {folder: files if len(files) > 1 else [] for folder, files in snapshot.items()}
+        reader.statements = _by_view(view_ddl(spool, temporary=True, segments=unfolded))
         reader.segments = snapshot
     statements = reader.statements
     needed = set(statements) if sql is None else _named_views(sql, statements)
