@@ -274,6 +274,18 @@ def dumps(value: object) -> str:
     return _utf8(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_repr))
 
 
+def rough_size(value: Any) -> int:
+    """About how many characters ``value`` (texts, token ids, lists of them) takes as
+    JSON, without serialising it: to skip keeping what is far over a size cap."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, int | float):
+        return 6
+    if isinstance(value, list | tuple):
+        return sum(rough_size(item) for item in value)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    return 64
+
+
 def is_json(text: str) -> bool:
     """Whether ``text`` is one JSON value: checked with orjson (~5x faster; a writer
     checks every JSON attribute of every span), then, for what only the standard parser

@@ -20,10 +20,11 @@ When nothing records, a wrapper costs two context-variable lookups.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ from tracetape._safety import attempt
 from tracetape.capture.langchain import _inject
 from tracetape.capture.langchain.retrievers import embedding_model, embedding_parent
 from tracetape.spans import kinds, semconv, vectors
-from tracetape.spans.encode import dumps, redacted_dumps
+from tracetape.spans.encode import dumps, redacted_dumps, rough_size
 from tracetape.spans.outcome import end_span, record_error
 from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
 
@@ -162,22 +163,10 @@ def _start(instance: Any, method: str, texts: Any) -> _Call | None:
     if keep:
         # Texts too long to keep still mark the call's place (a replay matches it by
         # position and embeds them for real), without the cost of serialising them.
-        size = _text_size(texts)
-        kept = (
-            recorder.content.put(texts_json(texts), call.blobs)
-            if size <= recorder.content.max_bytes
-            else None
-        )
+        short = rough_size(texts) <= recorder.content.max_bytes
+        kept = recorder.content.put(texts_json(texts), call.blobs) if short else None
         call.span.set_attribute(semconv.REPLAY_INPUT, dumps([kept] if kept else []))
     return call
-
-
-def _text_size(texts: Any) -> int:
-    if isinstance(texts, str):
-        return len(texts)
-    if isinstance(texts, list | tuple):
-        return sum(len(t) if isinstance(t, str) else 64 for t in texts)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-    return 0
 
 
 def vectors_json(result: Any) -> str | None:
@@ -208,13 +197,23 @@ def _fail(call: _Call, error: BaseException) -> None:
     end_span(call.span, call.blobs, call.recorder.content, ok=False)
 
 
-def _quiet() -> bool:
-    """True when no span may open: one is open already, or nothing would record."""
-    return _active.get() or (
-        embedding_parent() is None
-        and _inject.instrumented_handler() is None
-        and _run_recorder() is None
-    )
+@contextlib.contextmanager
+def _calling(call: _Call | None) -> Generator[None]:
+    """While the wrapped method runs: nested wrappers call straight through, the SDK
+    below (``openai``'s embeddings) sees this call's span as innermost, and an error
+    ends the span."""
+    token = _active.set(True)
+    inner = current_capture_span.set(call.span) if call is not None else None
+    try:
+        yield
+    except BaseException as exc:
+        if call is not None:
+            attempt("embeddings.fail", functools.partial(_fail, call, exc), None)
+        raise
+    finally:
+        if inner is not None:
+            current_capture_span.reset(inner)
+        _active.reset(token)
 
 
 def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
@@ -225,26 +224,10 @@ def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
         async def awrapper(self: Any, texts: Any, *args: Any, **kwargs: Any) -> Any:
             if _active.get():
                 return await original(self, texts, *args, **kwargs)
-            quiet = _quiet()
-            call = (
-                None
-                if quiet
-                else attempt("embeddings.start", lambda: _start(self, method, texts), None)
-            )
-            token = _active.set(True)
-            # The SDK below (``openai``'s embeddings) sees this call's span as innermost.
-            inner = current_capture_span.set(call.span) if call is not None else None
-            try:
+            call = attempt("embeddings.start", lambda: _start(self, method, texts), None)
+            with _calling(call):
                 answer = _answered(self, method, texts)
                 result = answer[0] if answer else await original(self, texts, *args, **kwargs)
-            except BaseException as exc:
-                if call is not None:
-                    attempt("embeddings.fail", functools.partial(_fail, call, exc), None)
-                raise
-            finally:
-                if inner is not None:
-                    current_capture_span.reset(inner)
-                _active.reset(token)
             if call is not None:
                 attempt("embeddings.end", lambda: _finish(call, result), None)
             return result
@@ -256,26 +239,10 @@ def wrap(original: Callable[..., Any], method: str) -> Callable[..., Any]:
     def wrapper(self: Any, texts: Any, *args: Any, **kwargs: Any) -> Any:
         if _active.get():
             return original(self, texts, *args, **kwargs)
-        quiet = _quiet()
-        call = (
-            None
-            if quiet
-            else attempt("embeddings.start", lambda: _start(self, method, texts), None)
-        )
-        token = _active.set(True)
-        # The SDK below (``openai``'s embeddings) sees this call's span as innermost.
-        inner = current_capture_span.set(call.span) if call is not None else None
-        try:
+        call = attempt("embeddings.start", lambda: _start(self, method, texts), None)
+        with _calling(call):
             answer = _answered(self, method, texts)
             result = answer[0] if answer else original(self, texts, *args, **kwargs)
-        except BaseException as exc:
-            if call is not None:
-                attempt("embeddings.fail", functools.partial(_fail, call, exc), None)
-            raise
-        finally:
-            if inner is not None:
-                current_capture_span.reset(inner)
-            _active.reset(token)
         if call is not None:
             attempt("embeddings.end", lambda: _finish(call, result), None)
         return result

@@ -16,8 +16,9 @@ unchanged.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,7 +27,7 @@ from opentelemetry.trace import Span, SpanKind
 from tracetape._safety import attempt
 from tracetape.capture.openai import _compat, request
 from tracetape.spans import kinds, semconv, vectors
-from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
+from tracetape.spans.encode import dumps, redacted_dumps, rough_size, to_jsonable
 from tracetape.spans.outcome import end_span, provider_error_attributes, record_error
 from tracetape.spans.recorder import Recorder, ambient_parent, current_capture_span
 
@@ -88,19 +89,10 @@ def _begin(recorder: Recorder, resource: object, kwargs: Mapping[str, Any]) -> _
     call = _Call(recorder, span)
     if recorder.settings.capture_content:
         # An input too long to keep is not serialised at all: it keeps its place only.
-        short = _input_size(given.get("input")) <= recorder.content.max_bytes
+        short = rough_size(given.get("input")) <= recorder.content.max_bytes
         kept = recorder.content.put(request_text(kwargs), call.blobs) if short else None
         span.set_attribute(semconv.REPLAY_INPUT, dumps([kept] if kept else []))
     return call
-
-
-def _input_size(value: Any) -> int:
-    """About how many characters ``input`` takes as JSON (texts, or token ids)."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list | tuple):
-        return sum(_input_size(item) if not isinstance(item, int) else 6 for item in value)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-    return 0
 
 
 _MAX_ENCODED_CHARS = vectors.MAX_NUMBERS * 16 // 3
@@ -190,6 +182,19 @@ def _start(recorder: Recorder | None, resource: object, kwargs: Mapping[str, Any
     return attempt("openai.embeddings.begin", lambda: _begin(recorder, resource, kwargs), None)
 
 
+@contextlib.contextmanager
+def _calling(call: _Call) -> Generator[None]:
+    """While the SDK call runs: its span is innermost, and an error ends it."""
+    token = current_capture_span.set(call.span)
+    try:
+        yield
+    except BaseException as error:
+        attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
+        raise
+    finally:
+        current_capture_span.reset(token)
+
+
 def run(
     recorder: Recorder | None, resource: object, kwargs: dict[str, Any], send: Callable[[], Any]
 ) -> Any:
@@ -198,14 +203,8 @@ def run(
     call = _start(recorder, resource, kwargs)
     if call is None:
         return send()
-    token = current_capture_span.set(call.span)
-    try:
+    with _calling(call):
         result = send()
-    except BaseException as error:
-        attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
-        raise
-    finally:
-        current_capture_span.reset(token)
     attempt("openai.embeddings.end", lambda: _end(call, result, kwargs), None)
     return result
 
@@ -220,14 +219,8 @@ async def arun(
     call = _start(recorder, resource, kwargs)
     if call is None:
         return await send()
-    token = current_capture_span.set(call.span)
-    try:
+    with _calling(call):
         result = await send()
-    except BaseException as error:
-        attempt("openai.embeddings.fail", functools.partial(_fail, call, error), None)
-        raise
-    finally:
-        current_capture_span.reset(token)
     attempt("openai.embeddings.end", lambda: _end(call, result, kwargs), None)
     return result
 
