@@ -63,10 +63,14 @@ class TapeReader:
         if not self.path.is_file():
             raise TapeError(f"no tape at {self.path} (record one first, e.g. `tracetape demo`)")
 
-    def arrow(self, query: str, params: Params = None) -> pa.Table:
-        """Run SQL over the public views; the result as a pyarrow Table."""
+    def arrow(
+        self, query: str, params: Params = None, *, scope: access.Scope | None = None
+    ) -> pa.Table:
+        """Run SQL over the public views; the result as a pyarrow Table. A ``scope``
+        promises the query reads only those traces' and payloads' rows (faster on a
+        busy spool, see `access.Scope`)."""
         self._check()
-        with access.reading(self.path, self.lock_timeout, query) as con:
+        with access.reading(self.path, self.lock_timeout, query, scope) as con:
             return _arrow(con, query, params)
 
     def sql(self, query: str, params: Params = None) -> pd.DataFrame:
@@ -163,12 +167,18 @@ class TapeReader:
         # A whole id needs no prefix lookup, which scans every trace id (~8 ms per 1M spans).
         whole = len(trace_id) == _TRACE_ID_CHARS
         full_id = self.resolve(trace_id) if trace_id and not whole else trace_id.lower()
-        spans = self.sql(
-            "SELECT * FROM spans WHERE trace_id = ? ORDER BY start_time, span_id", [full_id]
-        )
+        # Only this trace's rows: spool segments that hold none of them are not read.
+        scope = access.Scope(traces=frozenset([full_id]))
+        spans = self.arrow(
+            "SELECT * FROM spans WHERE trace_id = ? ORDER BY start_time, span_id",
+            [full_id],
+            scope=scope,
+        ).to_pandas()
         if spans.empty:
             raise NotFoundError(f"no trace {trace_id!r} on {self.path}")
-        scores = self.sql("SELECT * FROM scores WHERE trace_id = ? ORDER BY created_at", [full_id])
+        scores = self.arrow(
+            "SELECT * FROM scores WHERE trace_id = ? ORDER BY created_at", [full_id], scope=scope
+        ).to_pandas()
         return Trace(full_id, spans, scores if not scores.empty else None)
 
     def span(self, span_id: str) -> SpanNode:

@@ -14,16 +14,26 @@ import datetime as dt
 import functools
 import json
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
 from tracetape.errors import NotFoundError, TracetapeError
 from tracetape.spans import kinds, semconv
+from tracetape.store.access import Scope
 
-Query = Callable[[str, Sequence[Any]], pa.Table]
+
+class Query(Protocol):
+    """SQL over the tape's public views (`TapeReader.arrow`); a ``scope`` promises the
+    query reads only those traces' and payloads' rows."""
+
+    def __call__(
+        self, query: str, params: Sequence[Any], *, scope: Scope | None = None
+    ) -> pa.Table: ...
+
+
 REPLAYED_KINDS = (kinds.LLM, kinds.TOOL, kinds.RETRIEVER, kinds.EMBEDDING)
 _ROOT_KINDS = (kinds.CHAIN, kinds.GRAPH, kinds.AGENT)
 _EMBEDDINGS = (*semconv.LANGCHAIN_EMBEDDING_METHODS, semconv.SDK_EMBEDDING_METHOD)
@@ -314,7 +324,7 @@ def _inside(rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
 
 def read(query: Query, trace_id: str) -> Recording:
     """The recording of ``trace_id`` (raises `NotFoundError`, `NotReplayableError`)."""
-    rows = query(_READ, [trace_id]).to_pylist()
+    rows = query(_READ, [trace_id], scope=Scope(traces=frozenset([trace_id]))).to_pylist()
     if not rows:
         raise NotFoundError(f"no trace {trace_id!r} on the tape")
     root: dict[str, Any] | None = None
@@ -365,7 +375,9 @@ def read(query: Query, trace_id: str) -> Recording:
     root_out = hashes_of(root["replay_output"])
     wanted.update(root_in, root_out)
     blob_rows = query(
-        "SELECT hash, content FROM blobs WHERE list_contains(?, hash)", [sorted(wanted)]
+        "SELECT hash, content FROM blobs WHERE list_contains(?, hash)",
+        [sorted(wanted)],
+        scope=Scope(blobs=frozenset(wanted)),
     ).to_pylist()
     threads = [str(r["thread_id"]) for r in (root, *rows) if r["thread_id"] is not None]
     recording = Recording(

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from tracetape.errors import TapeError
-from tracetape.store import connection
+from tracetape.store import connection, segment_keys
 from tracetape.store import spool as spool_mod
 from tracetape.store.schema.tables import SCHEMA_VERSION, SEGMENT_SCHEMAS
 from tracetape.store.schema.views import view_ddl
@@ -131,9 +131,12 @@ class _Reader:
     con: duckdb.DuckDBPyConnection
     identity: tuple[int, int, int, int]
     last_used: float
-    segments: dict[str, list[str]] = dataclasses.field(default_factory=dict[str, list[str]])
-    statements: dict[str, str] = dataclasses.field(default_factory=dict[str, str])
-    """View name -> its statement for ``segments`` (the text names the segment files)."""
+    segments: dict[str, list[Path]] = dataclasses.field(default_factory=dict[str, list[Path]])
+    """Spool folder -> its unfolded segments, as last listed."""
+    statements: dict[tuple[tuple[str, ...], ...], dict[str, str]] = dataclasses.field(
+        default_factory=dict[tuple[tuple[str, ...], ...], dict[str, str]]
+    )
+    """The files each view reads -> view name -> its statement (the text names them)."""
     bound: dict[str, str] = dataclasses.field(default_factory=dict[str, str])
     """View name -> the statement this connection last ran for it."""
 
@@ -219,9 +222,25 @@ def _close_idle() -> None:
             time.sleep(wait)
 
 
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """What one query reads: rows of these traces from ``spans`` and of these payloads
+    from ``blobs`` (None: all). The query sees the spool segments holding any of them
+    and none else, so it must read no other rows of those views (nor of the views over
+    them, like ``traces``)."""
+
+    traces: frozenset[str] | None = None
+    blobs: frozenset[str] | None = None
+
+    def segments(self, spool: Path, folder: str, found: list[Path]) -> list[Path]:
+        """The segments of ``folder`` this scope reads, of those ``found`` there."""
+        wanted = {"spans": self.traces, "blobs": self.blobs}.get(folder)
+        return found if wanted is None else segment_keys.KEYS.holding(spool / folder, found, wanted)
+
+
 @contextlib.contextmanager
 def reading(
-    path: Path, timeout: float, sql: str | None = None
+    path: Path, timeout: float, sql: str | None = None, scope: Scope | None = None
 ) -> Generator[duckdb.DuckDBPyConnection]:
     """A read-only connection with the public views bound to this tape's spool.
 
@@ -229,7 +248,8 @@ def reading(
     closed after `READ_IDLE_SECONDS` without a read, so another process's fold waits at
     most about that long, and at once when this process writes (`release_reader`).
     Given the ``sql`` that will run, only the views it names (and the views those name)
-    are bound now; without it, every view.
+    are bound now; without it, every view. Given a ``scope``, the views leave out spool
+    segments that hold none of its traces or payloads.
     """
     spool = spool_mod.spool_dir(path)
     # Cheap, and the views' file lists need each folder's schema file.
@@ -239,7 +259,7 @@ def reading(
         if reader is None:
             reader = _open_reader(path, timeout)
         try:
-            _bind_views(reader, spool.resolve(), sql)
+            _bind_views(reader, spool.resolve(), sql, scope)
             yield reader.con
         except BaseException:
             # A failed query may leave the connection in a state we cannot vouch for.
@@ -269,7 +289,9 @@ def _open_reader(path: Path, timeout: float) -> _Reader:
     return _readers.put(path, con)
 
 
-def _bind_views(reader: _Reader, spool: Path, sql: str | None = None) -> None:
+def _bind_views(
+    reader: _Reader, spool: Path, sql: str | None = None, scope: Scope | None = None
+) -> None:
     """Point the views at the spool segments present now, listed once for the query.
 
     With a glob, each mention of a view in one query lists the folder again, so a
@@ -277,28 +299,40 @@ def _bind_views(reader: _Reader, spool: Path, sql: str | None = None) -> None:
     taken while we hold the file cannot go stale: segments are removed only by a fold,
     which needs the file.
 
-    A view is made again only when its text changed (new segments of its folders), and,
-    given ``sql``, only when the query needs it: a fresh connection binding all eight
-    views costs ~20 ms, the two a replay reads ~3 ms.
+    A view is made again only when its text changed (new segments of its folders, or
+    another scope), and, given ``sql``, only when the query needs it: a fresh connection
+    binding all eight views costs ~20 ms, the two a replay reads ~3 ms.
     """
-    snapshot = {
-        folder: [str(spool / folder / spool_mod.SCHEMA_FILE)]
-        + [str(f) for f in spool_mod.segments(spool, folder)]
-        for folder in SEGMENT_SCHEMAS
-    }
+    snapshot = {folder: spool_mod.segments(spool, folder) for folder in SEGMENT_SCHEMAS}
     if snapshot != reader.segments:
-        # A folder holding only its schema file has nothing unfolded: its view reads the
-        # table alone.
-        unfolded = {folder: files if len(files) > 1 else [] for folder, files in snapshot.items()}
-        reader.statements = _by_view(view_ddl(spool, temporary=True, segments=unfolded))
         reader.segments = snapshot
-    statements = reader.statements
+        reader.statements.clear()
+    unfolded = {
+        folder: scope.segments(spool, folder, found) if scope is not None else found
+        for folder, found in snapshot.items()
+    }
+    # A folder with nothing unfolded (in scope) has its view read the table alone.
+    listed = {
+        folder: [str(spool / folder / spool_mod.SCHEMA_FILE), *map(str, found)] if found else []
+        for folder, found in unfolded.items()
+    }
+    key = tuple(tuple(files) for files in listed.values())
+    statements = reader.statements.get(key)
+    if statements is None:
+        if len(reader.statements) >= _KEPT_STATEMENTS:
+            reader.statements.clear()
+        statements = _by_view(view_ddl(spool, temporary=True, segments=listed))
+        reader.statements[key] = statements
     needed = set(statements) if sql is None else _named_views(sql, statements)
     # In the order view_ddl gives (a view after the views it reads).
     for name, statement in statements.items():
         if name in needed and reader.bound.get(name) != statement:
             reader.con.execute(statement)
             reader.bound[name] = statement
+
+
+_KEPT_STATEMENTS = 4
+"""View statement sets kept per reader for the current segments (unscoped, and scopes)."""
 
 
 _VIEW_NAME = re.compile(r"\bVIEW\s+(\w+)\s+AS\b", re.IGNORECASE)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracetape.store.schema.tables import SEGMENT_SCHEMAS
+from tracetape.store.segment_keys import KEYS
 
 SCHEMA_FILE = "_schema.parquet"
 _counter = itertools.count()
@@ -59,6 +60,7 @@ def write_segment(spool: Path, folder: str, table: pa.Table) -> Path:
     except FileNotFoundError:
         ensure(spool)
         _write_atomic(table, target)
+    KEYS.note(target, table)
     return target
 
 

@@ -38,9 +38,9 @@ class Counted:
     def __init__(self, tape: Any) -> None:
         self.tape, self.count = tape, 0
 
-    def __call__(self, query: str, params: Any) -> pa.Table:
+    def __call__(self, query: str, params: Any, *, scope: Any = None) -> pa.Table:
         self.count += 1
-        return self.tape.sql(query, params, format="arrow")
+        return self.tape._tape_reader.arrow(query, params, scope=scope)
 
 
 def test_a_trace_replayed_again_is_not_read_again(tape):

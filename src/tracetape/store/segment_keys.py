@@ -1,0 +1,89 @@
+"""Which traces and payloads each spool segment holds, so that a read of one trace can
+leave out the segments that hold none of it.
+
+A view over the spool reads every unfolded segment: DuckDB opens each file, even when
+its statistics rule all of its rows out (~0.2 ms a file, more after the process did
+other work). A replay, `Tape.trace` or a diff reads the rows of one or two traces, and
+those are usually folded long ago while the agent keeps spooling new segments.
+
+A segment is immutable and its name unique (`tracetape.store.spool.write_segment`:
+nanosecond clock, process id, counter), so what it holds is learned once per process:
+from the table in memory when this process writes it, else by reading its key column
+once. Keys are forgotten when their segment leaves the spool (folded).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+logger = logging.getLogger("tracetape")
+
+KEY_COLUMNS = {"spans": "trace_id", "blobs": "hash"}
+"""Spool folder -> the column a scoped read selects rows by."""
+
+
+class SegmentKeys:
+    """Segment folder -> segment file name -> the keys its rows hold (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[Path, dict[str, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, segment: Path, table: pa.Table) -> None:
+        """Remember the keys of a segment this process just wrote from ``table``."""
+        column = KEY_COLUMNS.get(segment.parent.name)
+        if column is None or column not in table.column_names:
+            return
+        keys = _keys(table.column(column))
+        folder = segment.parent.resolve()
+        with self._lock:
+            self._keys.setdefault(folder, {})[segment.name] = keys
+
+    def holding(
+        self, folder: Path, segments: Sequence[Path], wanted: Collection[str]
+    ) -> list[Path]:
+        """Of the ``segments`` now in ``folder`` (resolved), those holding a row whose key
+        is in ``wanted``, in order. A segment whose keys cannot be read is kept: the
+        query then reads it (and fails or not) as it would unscoped."""
+        column = KEY_COLUMNS[folder.name]
+        wanted = wanted if isinstance(wanted, set | frozenset) else set(wanted)
+        with self._lock:
+            known = self._keys.setdefault(folder, {})
+            for gone in known.keys() - {s.name for s in segments}:  # folded
+                del known[gone]
+            known = dict(known)
+        kept: list[Path] = []
+        for segment in segments:
+            keys = known.get(segment.name)
+            if keys is None:
+                keys = self._read(segment, column)
+                if keys is None:
+                    kept.append(segment)
+                    continue
+            if not keys.isdisjoint(wanted):
+                kept.append(segment)
+        return kept
+
+    def _read(self, segment: Path, column: str) -> frozenset[str] | None:
+        try:
+            keys = _keys(pq.read_table(segment, columns=[column]).column(column))
+        except (OSError, pa.ArrowException) as exc:
+            logger.debug("tracetape: cannot read the keys of %s: %s", segment, exc)
+            return None
+        with self._lock:
+            self._keys.setdefault(segment.parent, {})[segment.name] = keys
+        return keys
+
+
+def _keys(column: pa.ChunkedArray) -> frozenset[str]:
+    return frozenset(str(k) for k in column.unique().to_pylist() if k)
+
+
+KEYS = SegmentKeys()
+"""What this process knows of the segments it has seen, by folder."""
