@@ -132,6 +132,11 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(key) or _SECRET_KEY_ANYWHERE.search(key))
 
 
+_SHELL_PATHS: Final = frozenset({"PWD", "OLDPWD"})
+"""Shell variables whose names read as "password" but hold the working directory: its
+path is ordinary text in tracebacks and tool output, never hunted as a secret."""
+
+
 def _worth_redacting(value: str) -> bool:
     """Whether an environment value is specific enough to hunt for in recorded text.
 
@@ -157,7 +162,7 @@ def _env_pattern() -> re.Pattern[str] | None:
             {
                 value
                 for name, value in os.environ.items()
-                if _worth_redacting(value) and is_secret_key(name)
+                if _worth_redacting(value) and is_secret_key(name) and name not in _SHELL_PATHS
             },
             key=len,
             reverse=True,

@@ -142,6 +142,18 @@ def test_secret_environment_values_are_redacted_whatever_their_shape(
     )
 
 
+def test_the_working_directory_in_pwd_is_not_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PWD", "/work/projects/agent")
+    monkeypatch.setenv("OLDPWD", "/home/someone/checkout")
+    monkeypatch.setenv("DB_PWD", "s3cr3t-Passw0rd")  # a password all the same
+    refresh_environment()
+    text = 'File "/work/projects/agent/app.py", from /home/someone/checkout, pw s3cr3t-Passw0rd'
+    assert redact_text(text) == (
+        f'File "/work/projects/agent/app.py", from /home/someone/checkout, pw {REDACTED}'
+    )
+    assert is_secret_key("pwd")  # as a payload key it still names a password
+
+
 def test_a_new_environment_secret_is_seen_without_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
     redact_text("warm the cache up")
     monkeypatch.setenv("LATE_API_KEY", "zz-late-value-9876")

@@ -21,6 +21,7 @@ _BLOBS = "SELECT hash, content FROM blobs WHERE list_contains(?, hash) ORDER BY 
 
 def _chain(tape: Tape, text: str) -> str:
     """Record one LangChain run (its root keeps payloads); its trace id."""
+
     def upper(s: str) -> str:
         return s.upper()
 
