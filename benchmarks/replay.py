@@ -25,8 +25,10 @@ What is timed is the wall time of each call (what the user waits for). A traced 
 a replay both leave their spans to the background writer; after each call, untimed, the
 queue is written to the spool so that no call pays for another's spans; that write is
 shown as "then written". The bar of the issue: playback median at most 2x the untraced
-median. ``--profile N`` then profiles N playbacks with cProfile: tracetape functions by
-inclusive time and the rest by own time.
+median; "paired x" is the median over rounds of each round's own ratio (steadier on
+a noisy machine), and the verdict asks both to meet it. ``--profile N`` then profiles
+N playbacks with cProfile: tracetape functions by inclusive time and the rest by own
+time.
 """
 
 from __future__ import annotations
@@ -221,20 +223,30 @@ def main(argv: Sequence[str] | None = None) -> None:
                 written[condition].append(t2 - t1)
 
     med = {c: statistics.median(v) * 1e3 for c, v in times.items()}
+    # Each round runs every condition back to back: its own ratio to that round's
+    # untraced run cancels what drifts between rounds (a busy neighbour on a VM).
+    paired = {
+        c: statistics.median(t / u for t, u in zip(times[c], times["untraced"], strict=True))
+        for c in CONDITIONS
+    }
     print(
         f"\n{'condition':<12}{'median ms':>10}{'p10 ms':>9}{'p90 ms':>9}{'x untraced':>12}"
-        f"{'then written ms':>17}"
+        f"{'paired x':>10}{'then written ms':>17}"
     )
     for c in CONDITIONS:
         print(
             f"{c:<12}{med[c]:>10.2f}{pct(times[c], 0.1) * 1e3:>9.2f}"
             f"{pct(times[c], 0.9) * 1e3:>9.2f}{med[c] / med['untraced']:>12.2f}"
-            f"{statistics.median(written[c]) * 1e3:>17.2f}"
+            f"{paired[c]:>10.2f}{statistics.median(written[c]) * 1e3:>17.2f}"
         )
     for c in ("playback", "first"):
         ratio = med[c] / med["untraced"]
-        verdict = "meets" if ratio <= 2.0 else "MISSES"
-        print(f"\n{c} / untraced: {ratio:.2f} -> {verdict} the bar (<= 2.00)", end="")
+        verdict = "meets" if max(ratio, paired[c]) <= 2.0 else "MISSES"
+        print(
+            f"\n{c} / untraced: {ratio:.2f} (paired by round: {paired[c]:.2f}) -> {verdict} "
+            "the bar (<= 2.00, both ways)",
+            end="",
+        )
     print(
         f"\nplayback / traced: {med['playback'] / med['traced']:.2f} (recording alone: "
         f"{med['traced'] / med['untraced']:.2f}x untraced; reading the recording: "

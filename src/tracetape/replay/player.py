@@ -62,13 +62,13 @@ class Player:
         recording: Recording,
         live: Iterable[str] = (),
         on_divergence: OnDivergence = "stop",
-        encode: Callable[[Any], str] | None = None,
+        encode: Callable[[Any], tuple[str, str]] | None = None,
         recorder: Recorder | None = None,
     ) -> None:
-        """``encode`` gives a live message's stored form as JSON text (capture's own,
-        cached encoding); by default it is serialised again here. ``recorder`` records
-        the re-run's raw ``openai`` SDK calls when capture does not (see
-        `openai_record`)."""
+        """``encode`` gives a live message's stored form as JSON text and its content
+        hash (capture's own, cached encoding); by default it is serialised again here.
+        ``recorder`` records the re-run's raw ``openai`` SDK calls when capture does not
+        (see `openai_record`)."""
         self.recorder = recorder
         if on_divergence not in ("stop", "live"):
             raise ValueError(f"on_divergence must be 'stop' or 'live', not {on_divergence!r}")
@@ -114,11 +114,22 @@ class Player:
         if hit is not None and hit[0] is message:
             return hit[1]
         if self._encode is not None:
-            stored = json_value(self._encode(message))
+            text, digest = self._encode(message)
+            key = self._stored_key(digest, lambda: json_value(text))
         else:
-            stored = requests.live_message(message)
-        key = requests.message_key(stored)
+            key = requests.message_key(requests.live_message(message))
         self._live_keys[id(message)] = (message, key)
+        return key
+
+    def _stored_key(self, digest: str, stored: Callable[[], Any]) -> str:
+        """The key of the message stored as payload ``digest``: one stored text, one key,
+        so a live message stored as a recorded payload shares its key (kept with the
+        recording)."""
+        key = self._recorded_keys.get(digest)
+        if key is None:
+            key = requests.message_key(stored())
+            if digest in self.recording.blobs:
+                self._recorded_keys[digest] = key
         return key
 
     def _live_canonical(self, attrs: Mapping[str, Any], key: str) -> str | None:
@@ -140,12 +151,7 @@ class Player:
             return hit
         keys: list[str] = []
         for digest in call.inputs:
-            key = self._recorded_keys.get(digest)
-            if key is None:
-                key = self._recorded_keys[digest] = requests.message_key(
-                    self.recording.payload(digest)
-                )
-            keys.append(key)
+            keys.append(self._stored_key(digest, lambda d=digest: self.recording.payload(d)))
         params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
         tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
         hit = (

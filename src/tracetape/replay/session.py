@@ -98,8 +98,14 @@ def _session(
     if from_step is not None:
         recording = checkpoints.calls_from(recording, from_step)
     codec = _codec(source)
-    encode = (lambda m: codec.encode(m).payload) if codec is not None else None
-    player = Player(recording, live, on_divergence, encode, source.recorder)
+
+    def encode(message: Any) -> tuple[str, str]:
+        encoded = codec.encode(message)
+        return encoded.payload, encoded.digest
+
+    player = Player(
+        recording, live, on_divergence, encode if codec is not None else None, source.recorder
+    )
     from tracetape.replay.mark import RootMark  # LangChain's callbacks: LangChain apps only
 
     _compat.install()
