@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableLambda
 import tracetape
 from tracetape.errors import NotFoundError
 from tracetape.replay import recordings as recordings_module
+from tracetape.replay import requests
 from tracetape.replay.recordings import Recordings
 from tracetape.replay.session import Source, published
 
@@ -90,6 +91,23 @@ def test_a_deleted_trace_is_not_replayed_from_memory(tape):
 
     with pytest.raises(NotFoundError, match=trace_id):
         tape.replay(trace_id, app=app)
+
+
+def test_each_stored_message_is_keyed_once_for_the_recording_and_the_re_run(tape, monkeypatch):
+    prompt = ChatPromptTemplate.from_messages([("system", "Be terse."), ("human", "{question}")])
+    app = prompt | FakeListChatModel(responses=["Paris."])
+    app.invoke({"question": "Capital of France?"}, config={"callbacks": [tape.langchain()]})
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+    keyed: list[Any] = []
+    message_key = requests.message_key
+    monkeypatch.setattr(requests, "message_key", lambda m: keyed.append(m) or message_key(m))
+
+    first = tape.replay(trace_id, app=app)
+    # The re-run stores each message as the recording did: one key per stored text.
+    assert first.same_output and len(keyed) == 2
+    again = tape.replay(trace_id, app=app)
+    assert again.same_output and len(keyed) == 2  # kept with the recording
 
 
 def slow_chain(seconds: float) -> Any:
