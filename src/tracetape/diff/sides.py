@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import pyarrow as pa
-
 from tracetape.diff.steps import SPAN_COLUMNS, TraceSteps, trace_steps
 from tracetape.errors import DiffError, NotFoundError
+from tracetape.store.access import Query, Scope
 
-Query = Callable[[str, Sequence[Any]], pa.Table]
 What = Literal["trace", "run", "environment"]
 _HEX = re.compile(r"^[0-9a-f]+$")
 _TRACE_CHARS, _SPAN_CHARS = 32, 16
@@ -40,8 +38,10 @@ class Side:
     duration_ms: float | None = None
 
 
-def _rows(query: Query, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    return query(sql, params).to_pylist()
+def _rows(
+    query: Query, sql: str, params: Sequence[Any], scope: Scope | None = None
+) -> list[dict[str, Any]]:
+    return query(sql, params, scope=scope).to_pylist()
 
 
 def id_of(value: object) -> str:
@@ -97,14 +97,16 @@ def _snapshot(query: Query, environment_id: str | None) -> dict[str, Any] | None
     return snapshot
 
 
-def _traces(query: Query, where: str, value: str) -> tuple[TraceSteps, ...]:
+def _traces(
+    query: Query, where: str, value: str, scope: Scope | None = None
+) -> tuple[TraceSteps, ...]:
     """Every trace matching ``where`` (SQL over ``spans`` with one parameter)."""
     sql = (
         f"SELECT trace_id, {SPAN_COLUMNS} FROM spans WHERE trace_id IN "
         f"(SELECT trace_id FROM spans {where}) ORDER BY start_time, span_id"
     )
     by_trace: dict[str, list[dict[str, Any]]] = {}
-    for row in _rows(query, sql, [value]):
+    for row in _rows(query, sql, [value], scope):
         by_trace.setdefault(row.pop("trace_id"), []).append(row)
     return tuple(trace_steps(trace_id, "", rows) for trace_id, rows in by_trace.items())
 
@@ -117,7 +119,7 @@ def read_environment(query: Query, environment_id: str) -> Side:
 
 
 def read_trace(query: Query, trace_id: str) -> Side:
-    traces = _traces(query, "WHERE trace_id = ?", trace_id)
+    traces = _traces(query, "WHERE trace_id = ?", trace_id, Scope(traces=frozenset([trace_id])))
     if not traces:
         raise NotFoundError(f"no trace {trace_id!r}")
     env = traces[0].environment_id

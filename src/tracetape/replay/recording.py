@@ -16,23 +16,11 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import pyarrow as pa
+from typing import Any
 
 from tracetape.errors import NotFoundError, TracetapeError
 from tracetape.spans import kinds, semconv
-from tracetape.store.access import Scope
-
-
-class Query(Protocol):
-    """SQL over the tape's public views (`TapeReader.arrow`); a ``scope`` promises the
-    query reads only those traces' and payloads' rows."""
-
-    def __call__(
-        self, query: str, params: Sequence[Any], *, scope: Scope | None = None
-    ) -> pa.Table: ...
-
+from tracetape.store.access import Query, Scope
 
 REPLAYED_KINDS = (kinds.LLM, kinds.TOOL, kinds.RETRIEVER, kinds.EMBEDDING)
 _ROOT_KINDS = (kinds.CHAIN, kinds.GRAPH, kinds.AGENT)

@@ -18,10 +18,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
+import pyarrow as pa
 
 from tracetape.errors import TapeError
 from tracetape.store import connection, segment_keys
@@ -236,6 +238,15 @@ class Scope:
         """The segments of ``folder`` this scope reads, of those ``found`` there."""
         wanted = {"spans": self.traces, "blobs": self.blobs}.get(folder)
         return found if wanted is None else segment_keys.KEYS.holding(spool / folder, found, wanted)
+
+
+class Query(Protocol):
+    """SQL over a tape's public views, the result as Arrow (`TapeReader.arrow`); a
+    ``scope`` promises the query reads only those traces' and payloads' rows."""
+
+    def __call__(
+        self, query: str, params: Sequence[Any], *, scope: Scope | None = None
+    ) -> pa.Table: ...
 
 
 @contextlib.contextmanager
