@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from tracetape.store import segment_keys
 from tracetape.store import spool as spool_mod
 from tracetape.store.schema.tables import SEGMENT_SCHEMAS, TABLES
 
@@ -53,6 +54,7 @@ def fold_into(con: duckdb.DuckDBPyConnection, spool: Path) -> int:
         for f in files:
             with contextlib.suppress(FileNotFoundError):
                 f.unlink()
+        segment_keys.KEYS.forget(files)
     remove_stale_temporaries(spool)
     return folded_spans
 

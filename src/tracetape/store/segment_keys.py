@@ -26,6 +26,9 @@ logger = logging.getLogger("tracetape")
 
 KEY_COLUMNS = {"spans": "trace_id", "blobs": "hash"}
 """Spool folder -> the column a scoped read selects rows by."""
+MAX_KNOWN = 10_000
+"""Segments remembered per folder, the oldest forgotten first (a spool that nobody
+folds, in a process that never reads it scoped)."""
 
 
 class SegmentKeys:
@@ -41,9 +44,23 @@ class SegmentKeys:
         if column is None or column not in table.column_names:
             return
         keys = _keys(table.column(column))
-        folder = segment.parent.resolve()
+        self._remember(segment.parent.resolve(), segment.name, keys)
+
+    def forget(self, segments: Sequence[Path]) -> None:
+        """Forget segments a fold removed."""
+        folders = {parent: parent.resolve() for parent in {s.parent for s in segments}}
         with self._lock:
-            self._keys.setdefault(folder, {})[segment.name] = keys
+            for segment in segments:
+                known = self._keys.get(folders[segment.parent])
+                if known is not None:
+                    known.pop(segment.name, None)
+
+    def _remember(self, folder: Path, name: str, keys: frozenset[str]) -> None:
+        with self._lock:
+            known = self._keys.setdefault(folder, {})
+            known[name] = keys
+            if len(known) > MAX_KNOWN:  # a guard: folds and scoped reads prune first
+                del known[next(iter(known))]
 
     def holding(
         self, folder: Path, segments: Sequence[Path], wanted: Collection[str]
@@ -76,8 +93,7 @@ class SegmentKeys:
         except (OSError, pa.ArrowException) as exc:
             logger.debug("tracetape: cannot read the keys of %s: %s", segment, exc)
             return None
-        with self._lock:
-            self._keys.setdefault(segment.parent, {})[segment.name] = keys
+        self._remember(segment.parent, segment.name, keys)
         return keys
 
 

@@ -130,6 +130,30 @@ def test_keys_of_folded_segments_are_forgotten(tape: Tape) -> None:
     assert keys.holding(folder, segments, {"no such trace"}) == []
     assert {s.name for s in segments} <= set(keys._keys[folder])  # pyright: ignore[reportPrivateUsage]
 
-    tape.flush()  # folds
-    assert keys.holding(folder, spool.segments(folder.parent, "spans"), {"x"}) == []
+    tape.flush()  # folds: what the fold removed is forgotten at once
     assert not set(keys._keys[folder]) & {s.name for s in segments}  # pyright: ignore[reportPrivateUsage]
+
+
+def test_segments_folded_elsewhere_are_forgotten_by_the_next_scoped_read(tmp_path: Path) -> None:
+    folder = (tmp_path / "tape.spool" / "spans").resolve()
+    folder.mkdir(parents=True)
+    table = pa.table({"trace_id": ["a" * 32]})
+    keys = SegmentKeys()
+    gone = folder / "00000000000000000001-1-000001.parquet"
+    kept = folder / "00000000000000000002-1-000002.parquet"
+    for segment in (gone, kept):
+        keys.note(segment, table)
+    assert keys.holding(folder, [kept], {"a" * 32}) == [kept]  # `gone` is no longer listed
+    assert set(keys._keys[folder]) == {kept.name}  # pyright: ignore[reportPrivateUsage]
+
+
+def test_the_keys_remembered_per_folder_are_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segment_keys, "MAX_KNOWN", 3)
+    folder = (tmp_path / "blobs").resolve()
+    keys = SegmentKeys()
+    for n in range(5):
+        keys.note(folder / f"{n:020d}-1-000001.parquet", pa.table({"hash": [f"h{n}"]}))
+    remembered = keys._keys[folder]  # pyright: ignore[reportPrivateUsage]
+    assert sorted(remembered) == [f"{n:020d}-1-000001.parquet" for n in (2, 3, 4)]
