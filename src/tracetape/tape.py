@@ -496,7 +496,7 @@ class Tape:
         """
         from tracetape.diff import Source, diff
 
-        return diff(Source(self._reader.arrow, self.flush), a, b)
+        return diff(Source(self._reader.arrow, self.flush, scoped=True), a, b)
 
     # -- lineage -----------------------------------------------------------------------
     def lineage(self, node: Any) -> Lineage:

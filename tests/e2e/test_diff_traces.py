@@ -18,8 +18,10 @@ from tracetape.diff import (
     ModelChange,
     OutputChange,
     PromptChange,
+    Source,
     StepChange,
     ToolArgsChange,
+    diff,
 )
 from tracetape.errors import DiffError, NotFoundError
 from tracetape.tape import Tape
@@ -112,6 +114,19 @@ def test_a_model_param_is_a_cause_and_the_same_answers_are_no_effect(tape: Tape)
     ]
     assert result.effects == []
     assert not result.is_empty
+
+
+def test_a_source_of_your_own_takes_sql_and_params_only(tape: Tape) -> None:
+    for temperature in (0.0, 0.7):
+        model = TunableFakeModel(messages=script(AIMessage(content="3")), temperature=temperature)
+        model.invoke("add 1 and 2", config={"callbacks": [tape.langchain()]})
+    tape.flush()
+    a, b = tape.sql("SELECT trace_id FROM traces ORDER BY start_time").trace_id
+
+    def query(sql: str, params: Any) -> Any:  # the documented shape: no scope
+        return tape.sql(sql, params, format="arrow")
+
+    assert diff(Source(query), a, b).causes == tape.diff(a, b).causes != []
 
 
 def test_ids_say_what_they_are(tape: Tape) -> None:

@@ -96,6 +96,16 @@ def test_every_span_recorded_inside_a_run_carries_its_id(tape: Tape) -> None:
     assert traces.run_id.tolist() == [run.run_id]
 
 
+def test_a_span_under_a_parent_carrying_a_run_id_gets_that_id(tape: Tape) -> None:
+    # The parent may come from elsewhere (an explicit OTel parent, a user's own span).
+    given = {"tracetape.run.id": "run-given-by-the-user"}
+    with tracetape.span("job", attributes=given), tracetape.span("step"):
+        pass
+    tape.flush()
+
+    assert _run_ids(tape)["step"] == {"run-given-by-the-user"}
+
+
 def test_runs_nest_and_the_outer_run_resumes_after_the_inner_one(tape: Tape) -> None:
     with tape.run("outer") as outer:
         with tape.run("inner", params={"shard": 1}) as inner:

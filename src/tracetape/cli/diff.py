@@ -69,7 +69,7 @@ def _traces_table(result: Diff) -> Table:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Print the diff; two ids of different kinds raise `DiffError`."""
     reader = TapeReader(args.path, Settings.from_env().lock_timeout)
-    result = diff(Source(reader.arrow), args.a, args.b)
+    result = diff(Source(reader.arrow, scoped=True), args.a, args.b)
     frame = result.traces() if args.traces else result.to_frame()
     if args.format == "json":
         console.print_json(frame.to_json(orient="records", force_ascii=False))

@@ -7,6 +7,9 @@ import json
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
+
+import pyarrow as pa
 
 from tracetape.diff.align import align
 from tracetape.diff.attribution import attribute
@@ -19,16 +22,31 @@ from tracetape.diff.result import Diff
 from tracetape.diff.sides import Query, Side, read_pair
 from tracetape.diff.steps import TraceSteps
 from tracetape.diff.traces import FINAL, Found, Located, compare_traces, totals, trace_location
+from tracetape.store.access import Scope
 
 
 @dataclass(frozen=True)
 class Source:
     """What a diff needs from its tape (given by `Tape`, the composition root)."""
 
-    query: Query
+    query: Callable[[str, Sequence[Any]], pa.Table]
     """SQL over the public views, returning a pyarrow Table."""
     flush: Callable[[], object] = lambda: None
     """Makes what was recorded so far visible (a tape's ``flush``)."""
+    scoped: bool = False
+    """Whether ``query`` also takes ``scope=`` (`TapeReader.arrow` does): a trace is
+    then read without the spool segments that hold none of it."""
+
+    def scoped_query(self) -> Query:
+        """``query`` as the sides call it, with a scope (ignored unless `scoped`)."""
+        if self.scoped:
+            return cast(Query, self.query)
+        plain = self.query
+
+        def unscoped(query: str, params: Sequence[Any], *, scope: Scope | None = None) -> pa.Table:
+            return plain(query, params)
+
+        return unscoped
 
 
 def _question(trace: TraceSteps) -> tuple[str, str]:
@@ -135,5 +153,5 @@ def diff(source: Source, a: object, b: object) -> Diff:
     Raises `DiffError` for ids of different kinds, `NotFoundError` for unknown ones.
     """
     source.flush()
-    side_a, side_b = read_pair(source.query, a, b)
+    side_a, side_b = read_pair(source.scoped_query(), a, b)
     return build(side_a, side_b)

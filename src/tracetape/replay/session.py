@@ -86,6 +86,19 @@ def _codec(source: Source) -> Any:
     return codec if getattr(codec, "capture_content", False) else None
 
 
+def _encoder(source: Source) -> Callable[[Any], tuple[str, str]] | None:
+    """A message's stored form and its hash, from the tape handler's codec."""
+    codec = _codec(source)
+    if codec is None:
+        return None
+
+    def encode(message: Any) -> tuple[str, str]:
+        encoded = codec.encode(message)
+        return encoded.payload, encoded.digest
+
+    return encode
+
+
 @contextmanager
 def _session(
     source: Source,
@@ -97,15 +110,7 @@ def _session(
     recording = source.recordings.get(trace_id)
     if from_step is not None:
         recording = checkpoints.calls_from(recording, from_step)
-    codec = _codec(source)
-
-    def encode(message: Any) -> tuple[str, str]:
-        encoded = codec.encode(message)
-        return encoded.payload, encoded.digest
-
-    player = Player(
-        recording, live, on_divergence, encode if codec is not None else None, source.recorder
-    )
+    player = Player(recording, live, on_divergence, _encoder(source), source.recorder)
     from tracetape.replay.mark import RootMark  # LangChain's callbacks: LangChain apps only
 
     _compat.install()

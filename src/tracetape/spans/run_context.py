@@ -42,8 +42,6 @@ current_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(
 
 _open_lock = threading.Lock()
 _open: dict[str, RunContext] = {}
-_ever_opened = False
-"""Whether this process opened a run: until then no span carries a run id to inherit."""
 
 
 def new_run_id() -> str:
@@ -58,10 +56,8 @@ def new_run_id() -> str:
 
 def opened(run: RunContext) -> None:
     """Register ``run`` as open in this process (for context-less threads)."""
-    global _ever_opened
     with _open_lock:
         _open[run.run_id] = run
-        _ever_opened = True
 
 
 def closed(run_id: str) -> None:
@@ -89,8 +85,6 @@ def run_id_for(parent_context: otel_context.Context | None) -> str | None:
     run = current_run.get()
     if run is not None:
         return run.run_id
-    if not _ever_opened:  # most processes: nothing to look up for every span
-        return None
     parent = trace.get_current_span(parent_context)
     attributes = getattr(parent, "attributes", None)
     if attributes is not None:

@@ -15,6 +15,7 @@ once. Keys are forgotten when their segment leaves the spool (folded).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -27,8 +28,10 @@ logger = logging.getLogger("tracetape")
 KEY_COLUMNS = {"spans": "trace_id", "blobs": "hash"}
 """Spool folder -> the column a scoped read selects rows by."""
 MAX_KNOWN = 10_000
-"""Segments remembered per folder, the oldest forgotten first (a spool that nobody
-folds, in a process that never reads it scoped)."""
+"""Segments remembered per folder, the oldest forgotten first (a spool nobody folds)."""
+_PRUNE_AT = 64
+"""Remembered segments of a folder past which each new one also forgets those no longer
+in the folder (folded by another process)."""
 
 
 class SegmentKeys:
@@ -59,8 +62,21 @@ class SegmentKeys:
         with self._lock:
             known = self._keys.setdefault(folder, {})
             known[name] = keys
-            if len(known) > MAX_KNOWN:  # a guard: folds and scoped reads prune first
+            if len(known) > MAX_KNOWN:  # a guard: what is listed below comes first
                 del known[next(iter(known))]
+            many = len(known) >= _PRUNE_AT
+        if many:  # another process may have folded them: keep only what is still there
+            try:
+                present = set(os.listdir(folder))
+            except OSError:
+                return
+            with self._lock:
+                for gone in known.keys() - present:
+                    del known[gone]
+
+    def after_fork(self) -> None:
+        """A forked child gets a fresh lock (another thread may have held it)."""
+        self._lock = threading.Lock()
 
     def holding(
         self, folder: Path, segments: Sequence[Path], wanted: Collection[str]
@@ -103,3 +119,6 @@ def _keys(column: pa.ChunkedArray) -> frozenset[str]:
 
 KEYS = SegmentKeys()
 """What this process knows of the segments it has seen, by folder."""
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: KEYS.after_fork())

@@ -157,3 +157,19 @@ def test_the_keys_remembered_per_folder_are_bounded(
         keys.note(folder / f"{n:020d}-1-000001.parquet", pa.table({"hash": [f"h{n}"]}))
     remembered = keys._keys[folder]  # pyright: ignore[reportPrivateUsage]
     assert sorted(remembered) == [f"{n:020d}-1-000001.parquet" for n in (2, 3, 4)]
+
+
+def test_segments_folded_by_another_process_are_forgotten_as_new_ones_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segment_keys, "_PRUNE_AT", 3)
+    folder = (tmp_path / "spans").resolve()
+    folder.mkdir()
+    keys = SegmentKeys()
+    for n in range(6):
+        segment = folder / f"{n:020d}-1-000001.parquet"
+        segment.touch()
+        keys.note(segment, pa.table({"trace_id": [f"{n:032x}"]}))
+        if n < 4:
+            segment.unlink()  # folded elsewhere
+    assert set(keys._keys[folder]) == {f"{n:020d}-1-000001.parquet" for n in (4, 5)}  # pyright: ignore[reportPrivateUsage]
