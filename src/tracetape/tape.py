@@ -139,13 +139,14 @@ class Tape:
 
     @property
     def _reader(self) -> TapeReader:
-        """The reader, once what a replay recorded since the last read is in the spool."""
-        if self._replayed:
+        """The reader, once what this process recorded and still holds queued is in the
+        spool: a read sees the run that just ended (read your own writes)."""
+        if self._replayed or self._processor.pending():
             try:
                 self._spool()
                 self._replayed = False
             except FlushError as exc:  # still queued, retried by the next read; this one goes on
-                logger.warning("tracetape: a replay's trace is not on the tape yet: %s", exc)
+                logger.warning("tracetape: recent spans are not on the tape yet: %s", exc)
         return self._tape_reader
 
     # -- recording ---------------------------------------------------------------------

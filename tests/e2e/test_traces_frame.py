@@ -120,6 +120,24 @@ def test_new_traces_show_on_the_next_listing(tmp_path: Path):
         tape.close()
 
 
+def test_a_run_that_just_ended_is_read_without_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TRACETAPE_FLUSH_INTERVAL", "600")  # no background write meanwhile
+    tape = tracetape.open(tmp_path / "tape.duckdb")
+    try:
+        with tracetape.span("just now"):
+            pass
+        assert list(tape.traces()["name"]) == ["just now"]
+        trace_id = str(tape.traces().trace_id[0])
+        with tracetape.span("and again"):
+            pass
+        assert tape.trace(trace_id).spans.shape[0] == 1
+        assert sorted(tape.sql("SELECT name FROM spans").name) == ["and again", "just now"]
+    finally:
+        tape.close()
+
+
 def test_ls_takes_the_same_filters(demo, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     tape, ids = demo
