@@ -190,6 +190,17 @@ def test_a_named_tool_runs_for_real(tape, openai_server):
     assert openai_server.request_count == 3
 
 
+def test_a_live_name_the_trace_never_called_is_warned_about(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+    SIDE_EFFECTS.clear()
+
+    with pytest.warns(UserWarning, match="'shoutt'.*neither a kind"):
+        replay = tape.replay(trace_id, app=agent(openai_server.chat_model()), live=("shoutt",))
+
+    assert SIDE_EFFECTS == []  # the misspelt tool was answered from the tape
+    assert replay.same_output
+
+
 def test_on_divergence_live_goes_live_for_the_rest(tape, openai_server):
     trace_id, _ = record(tape, openai_server)
     script_three_steps(openai_server)

@@ -18,6 +18,7 @@ re-run never made are divergences too, found at its end (see `Player.finish`).
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -74,6 +75,14 @@ class Player:
             raise ValueError(f"on_divergence must be 'stop' or 'live', not {on_divergence!r}")
         self.recording = recording
         self.live = frozenset((live,) if isinstance(live, str) else live)
+        unknown = sorted(self.live - set(REPLAYED_KINDS) - recording.tool_names())
+        if unknown:  # a typo would quietly leave a tool answered from the tape
+            warnings.warn(
+                f"live= names {', '.join(map(repr, unknown))}: neither a kind (llm, tool, "
+                "retriever, embedding) nor a tool this trace called; it runs for real "
+                "only if the re-run calls a tool of that name",
+                stacklevel=3,
+            )
         self.on_divergence = on_divergence
         self.divergences: list[Divergence] = []
         self.gone_live = False

@@ -98,6 +98,14 @@ class Recording:
         """The JSON values stored under ``digests``, in order."""
         return [self.payload(d) for d in digests]
 
+    def tool_names(self) -> set[str]:
+        """The names of the tools the recorded run called."""
+        return {
+            str(c.attributes.get(semconv.TOOL_NAME) or c.name)
+            for c in self.calls
+            if c.kind == kinds.TOOL
+        }
+
 
 def json_value(value: Any) -> Any:
     """A JSON attribute as recorded: text on a live span, parsed in the ``spans`` view."""
