@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from tracetape.replay.session import Source as ReplaySource
 
 logger = logging.getLogger("tracetape")
+_TRACE_ID_CHARS = 32
 
 
 def _version() -> str:
@@ -479,7 +480,7 @@ class Tape:
         if isinstance(traces, pd.DataFrame):
             ids: Sequence[str] | None = [str(t) for t in traces["trace_id"]]
         else:
-            ids = traces
+            ids = None if traces is None else [self._whole_id(t) for t in traces]
         return store_export.export(
             self.path, self.settings.lock_timeout, Path(dest), fmt=format, trace_ids=ids
         )
@@ -525,10 +526,11 @@ class Tape:
         on_divergence: Literal["stop", "live"] = "stop",
         from_step: int | None = None,
     ) -> Replay:
-        """Re-run ``app`` on ``trace_id``'s recorded input as a new trace (read back at once),
-        each model, tool, retriever and embedding call answered by the next recorded one
-        asked the same. ``live`` runs kinds (``"llm"``, ``"retriever"``, ``"tool"``,
-        ``"embedding"``) or tools for real. A request the tape lacks raises
+        """Re-run ``app`` on ``trace_id``'s recorded input (the id or a unique prefix of it)
+        as a new trace (read back at once), each model, tool, retriever and embedding call
+        answered by the next recorded one asked the same. ``live`` runs kinds (``"llm"``,
+        ``"retriever"``, ``"tool"``, ``"embedding"``) or tools for real. A request the tape
+        lacks raises
         `ReplayDivergence` (``on_divergence="stop"``) or goes live; recorded calls never
         made raise under ``"stop"`` if the model was pinned, else are listed in
         ``.divergences``. ``from_step``: resume a LangGraph graph at that step.
@@ -538,6 +540,7 @@ class Tape:
         """
         from tracetape.replay import session
 
+        trace_id = self._whole_id(trace_id)
         return session.replay(self._source(), trace_id, app, live, on_divergence, from_step)
 
     async def areplay(
@@ -552,6 +555,7 @@ class Tape:
         """`replay` for an app run with ``ainvoke``: ``await tape.areplay(trace_id, app=g)``."""
         from tracetape.replay import session
 
+        trace_id = self._whole_id(trace_id)
         return await session.areplay(self._source(), trace_id, app, live, on_divergence, from_step)
 
     def rerun(
@@ -579,6 +583,12 @@ class Tape:
         from tracetape.replay.recordings import Recordings
 
         return Recordings(self._tape_reader.arrow, self._spool)
+
+    def _whole_id(self, trace_id: str) -> str:
+        """``trace_id``, or the one trace a shorter prefix names (`NotFoundError` if none
+        or several)."""
+        key = trace_id.strip().lower()
+        return key if len(key) == _TRACE_ID_CHARS or not key else self._reader.resolve(key)
 
     def _forget_recordings(self) -> None:
         if "_recordings" in self.__dict__:  # built by the first replay only

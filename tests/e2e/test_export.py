@@ -169,6 +169,8 @@ def test_export_of_chosen_traces_takes_only_what_links_to_them(
     assert first not in json.dumps(
         pq.read_table(tmp_path / "one" / "spans.parquet").to_pylist(), default=str
     )
+    by_prefix = tape.export(tmp_path / "prefix", traces=[second[:10]])  # as `tape.trace` takes
+    assert by_prefix == written
     with pytest.raises(tracetape.NotFoundError, match="nothing was exported"):
         tape.export(tmp_path / "none", traces=["0" * 32])
     with pytest.raises(ValueError, match="parquet, jsonl"):
@@ -186,6 +188,10 @@ def test_export_from_the_command_line(
 
     assert "spans.jsonl" in capsys.readouterr().out
     lines = (out / "traces.jsonl").read_text().splitlines()
+    assert [json.loads(line)["trace_id"] for line in lines] == [second]
+    by_prefix = ["--path", path, "export", "--format", "jsonl", "--out", str(out / "p")]
+    assert main([*by_prefix, "--trace", second[:8]]) == 0
+    lines = (out / "p" / "traces.jsonl").read_text().splitlines()
     assert [json.loads(line)["trace_id"] for line in lines] == [second]
     args = ["--path", path, "export", "--out", str(out), "--trace", "9" * 32]
     assert main(args) == 2

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from tests.fakes.openai_server import Reply, ToolCall
 from tests.fakes.openai_server import openai_server as openai_server
+from tracetape.errors import NotFoundError
 from tracetape.replay import Replay, ReplayDivergence
 
 SIDE_EFFECTS: list[str] = []
@@ -188,6 +189,16 @@ def test_a_named_tool_runs_for_real(tape, openai_server):
     assert shape(replay.output) == shape(recorded)
     assert (replay.from_tape, replay.ran_live, replay.same_output) == (5, 1, True)
     assert openai_server.request_count == 3
+
+
+def test_a_unique_prefix_of_the_trace_id_replays_it(tape, openai_server):
+    trace_id, recorded = record(tape, openai_server)
+
+    replay = tape.replay(trace_id[:8].upper(), app=agent(openai_server.chat_model()))
+
+    assert replay.same_output and shape(replay.output) == shape(recorded)
+    with pytest.raises(NotFoundError, match="no trace 'ffffffff'"):
+        tape.replay("ffffffff", app=agent(openai_server.chat_model()))
 
 
 def test_a_live_name_the_trace_never_called_is_warned_about(tape, openai_server):

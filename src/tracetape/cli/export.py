@@ -38,7 +38,10 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
         help="output folder; with --format tape, the new tape file",
     )
     parser.add_argument(
-        "--trace", action="append", metavar="ID", help="only this trace (repeatable)"
+        "--trace",
+        action="append",
+        metavar="ID",
+        help="only this trace, by id or a unique prefix (repeatable)",
     )
     parser.add_argument(
         "--since", type=parse_age, metavar="AGE", help="only traces started within AGE (7d)"
@@ -48,6 +51,8 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
 
 
 def _selected(args: argparse.Namespace, reader: TapeReader) -> list[str] | None:
+    if args.trace:  # whole ids, or unique prefixes as `show` takes
+        args.trace = [reader.resolve(t.strip().lower()) for t in args.trace]
     if args.since is None and not args.errors:
         return args.trace
     where = ["true"]
@@ -59,7 +64,7 @@ def _selected(args: argparse.Namespace, reader: TapeReader) -> list[str] | None:
         where.append("status = 'error'")
     if args.trace:
         where.append("trace_id IN (SELECT unnest(?::VARCHAR[]))")
-        params.append([t.lower() for t in args.trace])
+        params.append(args.trace)
     frame = reader.sql(f"SELECT trace_id FROM traces WHERE {' AND '.join(where)}", params)
     return [str(t) for t in frame["trace_id"]]
 
