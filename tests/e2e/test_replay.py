@@ -472,6 +472,21 @@ def test_a_replay_that_stopped_is_on_the_tape_when_it_raises(tape, openai_server
     assert caught.value.replay.trace_id in set(tape.traces().trace_id)
 
 
+def test_a_node_that_failed_on_its_own_prompt_edit_is_explained_by_it(tape, openai_server):
+    trace_id, _ = record(tape, openai_server)
+    with pytest.raises(ReplayDivergence) as caught:
+        tape.replay(trace_id, app=agent(openai_server.chat_model(), system="Be sloppy."))
+
+    result = tape.diff(trace_id, caught.value.replay.trace_id)
+
+    explained = [g for g in result.groups if g.causes]
+    # One cause: the refused model call has no response, which is no model change.
+    assert [type(c).__name__ for g in explained for c in g.causes] == ["PromptChange"]
+    errors = [e for g in explained for e in g.effects if type(e).__name__ == "ErrorChange"]
+    assert {"#1 node model", "#3 llm gpt-4o-2024-08-06 → gpt-4o"} <= {e.step for e in errors}
+    assert not [g for g in result.groups if not g.causes and not g.environment], result.text()
+
+
 def test_an_async_replay_is_on_the_tape_when_it_returns(tape, openai_server):
     script_three_steps(openai_server)
     app = agent(openai_server.chat_model(), aio=True)

@@ -5,13 +5,15 @@ The rule, in order, for an effect found at step position *p* of aligned trace *t
 1. **Same step.** A cause found at the same step owns it: other documents under the
    retriever config change of that retrieval, a model call's other output under that
    call's model swap, a prompt's other rendering under its template edit.
-2. **Earliest upstream.** Otherwise the earliest cause found before *p* in the same
+2. **Inside.** Otherwise the earliest cause found at a step that ran inside it owns it:
+   a node that failed after the prompt edit of its own model call.
+3. **Earliest upstream.** Otherwise the earliest cause found before *p* in the same
    trace owns it: from the first point where the two runs were set up differently,
    everything later may be its consequence (so a final output goes under the earliest
    step cause, not under the latest one).
-3. **Environment.** Otherwise, if the environment differs, the environment changes
+4. **Environment.** Otherwise, if the environment differs, the environment changes
    (together: which package did it cannot be told from the recording).
-4. **Unexplained.** Otherwise no recorded cause explains it (a model that answered the
+5. **Unexplained.** Otherwise no recorded cause explains it (a model that answered the
    same request differently, a tool whose world changed): a group with no cause.
 
 Effects of the run as a whole (its status) go under the earliest step cause of any
@@ -67,6 +69,14 @@ def _owner(effect: Located, causes: list[tuple[Change, list[Located]]]) -> int |
     ]
     if same:
         return same[0]
+    inside = [
+        (w.position, i)
+        for i, (_, where) in enumerate(causes)
+        for w in where
+        if w.trace == effect.trace and w.position in effect.within
+    ]
+    if inside:
+        return min(inside)[1]
     upstream = [
         (w.position, i)
         for i, (_, where) in enumerate(causes)

@@ -151,8 +151,17 @@ def model_settings(step: Step) -> dict[str, Any]:
     return {k: v for k, v in config.items() if v is not None}
 
 
+_RESPONSE_SIDE = ("response_model", "system_fingerprint")
+"""What only a response tells: a call that failed has none to compare."""
+
+
 def model_change(a: Step, b: Step) -> ModelChange | None:
-    fields = field_changes(model_settings(a), model_settings(b))
+    settings_a, settings_b = model_settings(a), model_settings(b)
+    if a.error or b.error:
+        for key in _RESPONSE_SIDE:
+            settings_a.pop(key, None)
+            settings_b.pop(key, None)
+    fields = field_changes(settings_a, settings_b)
     return ModelChange(name=a.name, fields=fields) if fields else None
 
 

@@ -33,6 +33,8 @@ class Located:
     change: Change
     trace: int | None
     position: int
+    within: frozenset[int] = frozenset()
+    """Positions of the steps that ran inside this one (a node's model and tool calls)."""
 
 
 @dataclass
@@ -79,6 +81,25 @@ def _label(prefix: str, position: int, a: Step | None, b: Step | None) -> str:
     return f"{prefix}#{position + 1} {step.kind} {name}"
 
 
+_NONE: frozenset[int] = frozenset()
+
+
+def _inside(
+    aligned: list[tuple[Step | None, Step | None]], by_id: dict[str, Step]
+) -> dict[str, frozenset[int]]:
+    """Span id of each container step -> the aligned positions of the steps inside it."""
+    found: dict[str, set[int]] = {}
+    for position, pair in enumerate(aligned):
+        for step in pair:
+            container = step.container if step is not None else None
+            for _ in range(256):  # bounded, as a parent chain with a cycle would not be
+                if container is None:
+                    break
+                found.setdefault(container, set()).add(position)
+                container = by_id[container].container if container in by_id else None
+    return {span_id: frozenset(positions) for span_id, positions in found.items()}
+
+
 def _with_ancestors(step: Step, by_id: dict[str, Step], into: set[str]) -> None:
     container = step.container
     while container is not None and container not in into:
@@ -108,14 +129,16 @@ def compare_traces(a: TraceSteps, b: TraceSteps, index: int, prefix: str, found:
     effects: list[Located] = []
     containers: list[tuple[Located, Step, Step]] = []
     pair = trace_location(index, a, b)
-    for position, (x, y) in enumerate(align(a.steps, b.steps, lambda s: s.signature)):
+    aligned = list(align(a.steps, b.steps, lambda s: s.signature))
+    inside = _inside(aligned, by_id)
+    for position, (x, y) in enumerate(aligned):
         label = _label(prefix, position, x, y)
         where = step_location(pair, position, x, y)
         if x is None or y is None:
             present = x or y
             assert present is not None  # align never pairs two Nones
             only = StepChange(step=label, only_in="a" if y is None else "b", location=where)
-            effects.append(Located(only, index, position))
+            effects.append(Located(only, index, position, inside.get(present.span_id, _NONE)))
             _with_ancestors(present, by_id, changed_inside)
             continue
         causes = [placed(c, where) for c in compare.step_causes(x, y)]
@@ -124,10 +147,11 @@ def compare_traces(a: TraceSteps, b: TraceSteps, index: int, prefix: str, found:
             if _implied(effect, causes, x, y):
                 found.implied.append(Located(effect, index, position))
                 continue
+            within = inside.get(x.span_id, _NONE) | inside.get(y.span_id, _NONE)
             if isinstance(effect, OutputChange) and x.kind in CONTAINER_KINDS:
-                containers.append((Located(effect, index, position), x, y))
+                containers.append((Located(effect, index, position, within), x, y))
                 continue
-            effects.append(Located(effect, index, position))
+            effects.append(Located(effect, index, position, within))
             _with_ancestors(x, by_id, changed_inside)
             _with_ancestors(y, by_id, changed_inside)
         found.metrics.extend(placed(m, where) for m in compare.step_metrics(x, y, label))
