@@ -271,3 +271,4 @@ def test_the_cli_prints_causes_with_their_effects(
     table = capsys.readouterr().out
     assert f"trace pairs of {a} ↔ {again}" in table
     assert table.count("False") == 2 and "True" not in table
+    assert all(t[:12] in table and t not in table for t in trace_ids)  # a prefix, as show takes

@@ -54,15 +54,26 @@ def add_parser(verbs: Any) -> argparse.ArgumentParser:
     return parser
 
 
+_ID_CHARS = 12
+"""Trace ids shown in the pairs table: a unique prefix, as `tracetape show` takes."""
+
+
 def _traces_table(result: Diff) -> Table:
     frame = result.traces()
     table = Table(title=f"trace pairs of {result.a} ↔ {result.b}", title_justify="left")
+    ids = [str(c) for c in frame.columns if str(c).startswith("trace_id")]
     for column in frame.columns:
-        table.add_column(
-            str(column), justify="left" if column.startswith(("trace", "changed")) else "right"
+        table.add_column(  # spaced headers wrap instead of being cut on a narrow terminal
+            str(column).replace("_", " "),
+            justify="left" if column.startswith(("trace", "changed")) else "right",
         )
-    for row in frame.itertuples(index=False):
-        table.add_row(*("—" if cell(v) is None else str(v) for v in row))
+    for row in frame.to_dict("records"):
+        table.add_row(
+            *(
+                "—" if cell(v) is None else str(v)[:_ID_CHARS] if k in ids else str(v)
+                for k, v in row.items()
+            )
+        )
     return table
 
 
