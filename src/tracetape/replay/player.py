@@ -17,8 +17,8 @@ re-run never made are divergences too, found at its end (see `Player.finish`).
 
 from __future__ import annotations
 
+import logging
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -75,14 +75,8 @@ class Player:
             raise ValueError(f"on_divergence must be 'stop' or 'live', not {on_divergence!r}")
         self.recording = recording
         self.live = frozenset((live,) if isinstance(live, str) else live)
-        unknown = sorted(self.live - set(REPLAYED_KINDS) - recording.tool_names())
-        if unknown:  # a typo would quietly leave a tool answered from the tape
-            warnings.warn(
-                f"live= names {', '.join(map(repr, unknown))}: neither a kind (llm, tool, "
-                "retriever, embedding) nor a tool this trace called; it runs for real "
-                "only if the re-run calls a tool of that name",
-                stacklevel=3,
-            )
+        self.called_tools: set[str] = set()
+        """Names of the tools the re-run called (answered or run)."""
         self.on_divergence = on_divergence
         self.divergences: list[Divergence] = []
         self.gone_live = False
@@ -349,6 +343,7 @@ class Player:
     def tool(self, tool: Any) -> tuple[Any] | None:
         """The recorded result of this tool call (a 1-tuple), or None to run it."""
         name = str(getattr(tool, "name", ""))
+        self.called_tools.add(name)
         attrs = _live_attributes(kinds.TOOL)
         asked_hashes = requests.canonical(json_value(attrs.get(semconv.REPLAY_INPUT) or "null"))
         arguments = str(attrs.get(semconv.TOOL_CALL_ARGUMENTS, ""))
@@ -471,8 +466,17 @@ class Player:
         `ReplayDivergence` only under ``on_divergence="stop"`` with the model pinned
         (``"llm"`` not in ``live``): every answer then came from the tape, so a run that
         ended early means the app changed. With the model live the re-run was free to
-        take another path: the calls it left out are only listed.
+        take another path: the calls it left out are only listed. A ``live`` name that
+        neither the recording nor the re-run used is logged (a typo would otherwise leave
+        that tool answered from the tape, silently).
         """
+        unused = self.live - set(REPLAYED_KINDS) - self.recording.tool_names() - self.called_tools
+        if unused:
+            logger.warning(
+                "tracetape: live= named %s, which is neither a kind (llm, tool, retriever, "
+                "embedding) nor a tool the recording or the re-run called",
+                ", ".join(map(repr, sorted(unused))),
+            )
         found: list[Divergence] = []
         for kind, pending in self._pending.items():
             unmade = [call for call in pending if not self._ran_live(call)]
@@ -499,6 +503,7 @@ class Player:
 
 _NAMED = 5
 """How many unmade calls a divergence's reason names."""
+logger = logging.getLogger("tracetape")
 
 
 def _short(text: str, limit: int = 200) -> str:

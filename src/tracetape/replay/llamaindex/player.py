@@ -137,6 +137,7 @@ class LlamaIndexPlayer(Player):
         only when named in ``live`` (by name or as ``"tool"``), as tools may have side
         effects."""
         asked = calls.tool_call(tool, args, kwargs, self.recorder)
+        self.called_tools.add(asked.name)
 
         def same(recorded: RecordedCall) -> bool:
             return calls.same_tool_call(calls.recorded_tool_call(recorded.attributes), asked)
