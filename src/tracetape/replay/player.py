@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from tracetape.replay import openai_sdk, requests
+from tracetape.replay.keys import RequestKeys, json_attr
 from tracetape.replay.recording import (
     REPLAYED_KINDS,
     RecordedCall,
@@ -35,16 +36,6 @@ from tracetape.spans.encode import content_hash, dumps, to_jsonable
 from tracetape.spans.recorder import Recorder, current_capture_span
 
 OnDivergence = Literal["stop", "live"]
-
-
-def _json_attr(attrs: Mapping[str, Any], key: str, live: bool = False) -> Any:
-    """A JSON attribute's value; None when absent or cut for display (not comparable)."""
-    truncated = attrs.get(semconv.TRUNCATED) or ()
-    value = attrs.get(key)
-    if value is None or key in truncated:
-        return None
-    # A live span holds JSON text; the ``spans`` view gives it back parsed.
-    return json_value(value) if live else value
 
 
 def _live_attributes(kind: str) -> Mapping[str, Any]:
@@ -90,15 +81,7 @@ class Player:
         """Calls answered from the recording so far."""
         self.ran_live = 0
         """Calls that ran for real so far (pinned by ``live`` or after a divergence)."""
-        self._encode = encode
-        # A conversation sends its whole history on every call: each message object and
-        # each recorded payload is keyed once (the object held, so its id stays unique).
-        self._live_keys: dict[int, tuple[Any, str]] = {}
-        self._recorded_keys: dict[str, str] = recording.memo.setdefault("message_keys", {})
-        self._call_keys: dict[str, tuple[list[str], str | None, str | None]] = (
-            recording.memo.setdefault("call_keys", {})
-        )
-        self._canonical: dict[str, str] = {}
+        self.keys = RequestKeys(recording, encode)
 
     def _live(self) -> None:
         with self._lock:
@@ -110,60 +93,6 @@ class Player:
         with self._lock:
             self.from_tape -= 1
             self.ran_live += 1
-
-    # -- request keys -------------------------------------------------------------------
-    def _live_key(self, message: Any) -> str:
-        hit = self._live_keys.get(id(message))
-        if hit is not None and hit[0] is message:
-            return hit[1]
-        if self._encode is not None:
-            text, digest = self._encode(message)
-            key = self._stored_key(digest, lambda: json_value(text))
-        else:
-            key = requests.message_key(requests.live_message(message))
-        self._live_keys[id(message)] = (message, key)
-        return key
-
-    def _stored_key(self, digest: str, stored: Callable[[], Any]) -> str:
-        """The key of the message stored as payload ``digest``: one stored text, one key,
-        so a live message stored as a recorded payload shares its key (kept with the
-        recording)."""
-        key = self._recorded_keys.get(digest)
-        if key is None:
-            key = requests.message_key(stored())
-            if digest in self.recording.blobs:
-                self._recorded_keys[digest] = key
-        return key
-
-    def _live_canonical(self, attrs: Mapping[str, Any], key: str) -> str | None:
-        """A live span's JSON attribute as canonical JSON (a bound model sends the same
-        params and tools text on every call: each text is parsed once)."""
-        text = attrs.get(key)
-        if not isinstance(text, str) or key in (attrs.get(semconv.TRUNCATED) or ()):
-            return None
-        found = self._canonical.get(text)
-        if found is None:
-            found = self._canonical[text] = requests.canonical(json_value(text))
-        return found
-
-    def _recorded_call_key(self, call: RecordedCall) -> tuple[list[str], str | None, str | None]:
-        """The recorded call's message keys, and its params and tools as canonical JSON
-        (None where not kept whole)."""
-        hit = self._call_keys.get(call.span_id)
-        if hit is not None:
-            return hit
-        keys: list[str] = []
-        for digest in call.inputs:
-            keys.append(self._stored_key(digest, lambda d=digest: self.recording.payload(d)))
-        params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
-        tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
-        hit = (
-            keys,
-            None if params is None else requests.canonical(params),
-            None if tools is None else requests.canonical(tools),
-        )
-        self._call_keys[call.span_id] = hit
-        return hit
 
     # -- what runs for real --------------------------------------------------------------
     def _live_kind(self, kind: str) -> bool:
@@ -242,12 +171,12 @@ class Player:
             self._live()
             return None
         attrs = _live_attributes(kinds.LLM)
-        keys = [self._live_key(m) for m in messages]
-        asked_params = self._live_canonical(attrs, semconv.INVOCATION_PARAMS)
-        asked_tools = self._live_canonical(attrs, semconv.TOOL_DEFINITIONS)
+        keys = [self.keys.live(m) for m in messages]
+        asked_params = self.keys.canonical(attrs, semconv.INVOCATION_PARAMS)
+        asked_tools = self.keys.canonical(attrs, semconv.TOOL_DEFINITIONS)
 
         def same(call: RecordedCall) -> bool:
-            had_keys, had_params, had_tools = self._recorded_call_key(call)
+            had_keys, had_params, had_tools = self.keys.recorded(call)
             # Params and tools compare when both sides kept them whole.
             return (
                 had_keys == keys
@@ -257,14 +186,14 @@ class Player:
 
         def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
             asked = [requests.live_message(m) for m in messages]
-            params = _json_attr(attrs, semconv.INVOCATION_PARAMS, live=True)
-            tools = _json_attr(attrs, semconv.TOOL_DEFINITIONS, live=True)
+            params = json_attr(attrs, semconv.INVOCATION_PARAMS, live=True)
+            tools = json_attr(attrs, semconv.TOOL_DEFINITIONS, live=True)
             asked_lines = requests.request_lines(asked, params, tools)
             if call is None:
                 return [], asked_lines
             had = self.recording.payloads(call.inputs)
-            had_params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
-            had_tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
+            had_params = json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+            had_tools = json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
             return requests.request_lines(had, had_params, had_tools), asked_lines
 
         call = self._take(kinds.LLM, same, describe, runs_live=True)
@@ -285,21 +214,21 @@ class Player:
             return None
         attrs = _live_attributes(kinds.LLM)
         key = (content_hash(dumps(to_jsonable([prompt]))),)
-        asked_params = self._live_canonical(attrs, semconv.INVOCATION_PARAMS)
+        asked_params = self.keys.canonical(attrs, semconv.INVOCATION_PARAMS)
 
         def same(call: RecordedCall) -> bool:
-            had_params = self._recorded_call_key(call)[1] if call.inputs == key else None
+            had_params = self.keys.recorded(call)[1] if call.inputs == key else None
             return call.inputs == key and (
                 asked_params is None or had_params is None or asked_params == had_params
             )
 
         def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
-            params = _json_attr(attrs, semconv.INVOCATION_PARAMS, live=True)
+            params = json_attr(attrs, semconv.INVOCATION_PARAMS, live=True)
             asked = requests.prompt_lines([prompt], params)
             if call is None:
                 return [], asked
             had = self.recording.payloads(call.inputs)
-            had_params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+            had_params = json_attr(call.attributes, semconv.INVOCATION_PARAMS)
             if len(had) == 1 and isinstance(had[0], list):  # a completion model's prompts
                 return requests.prompt_lines(had[0], had_params), asked  # pyright: ignore[reportUnknownArgumentType]
             return requests.request_lines(had, had_params), asked  # a chat model's messages
@@ -330,8 +259,8 @@ class Player:
             if call is None:
                 return [], asked
             had = self.recording.payloads(call.inputs)
-            had_params = _json_attr(call.attributes, semconv.INVOCATION_PARAMS)
-            had_tools = _json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
+            had_params = json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+            had_tools = json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
             return requests.request_lines(had, had_params, had_tools), asked
 
         call = self._take(kinds.LLM, same, describe, runs_live=True)
@@ -377,10 +306,10 @@ class Player:
             self._live()
             return None
         attrs = _live_attributes(kinds.RETRIEVER)
-        query = _json_attr(attrs, semconv.RETRIEVAL_QUERY, live=True)
+        query = json_attr(attrs, semconv.RETRIEVAL_QUERY, live=True)
 
         def same(call: RecordedCall) -> bool:
-            return not attrs or _json_attr(call.attributes, semconv.RETRIEVAL_QUERY) == query
+            return not attrs or json_attr(call.attributes, semconv.RETRIEVAL_QUERY) == query
 
         def describe(call: RecordedCall | None) -> tuple[list[str], list[str]]:
             asked = [f"query: {query}"]
