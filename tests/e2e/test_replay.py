@@ -191,6 +191,27 @@ def test_a_named_tool_runs_for_real(tape, openai_server):
     assert openai_server.request_count == 3
 
 
+def test_each_input_of_a_batch_is_a_trace_of_its_own_and_replays(tape):
+    from langchain_core.language_models import FakeListChatModel
+
+    def app() -> Any:
+        prompt = ChatPromptTemplate.from_messages([("human", "{q}")])
+        return prompt | FakeListChatModel(responses=["one", "two", "three"])
+
+    # Batch starts every input's root run before any of them runs.
+    outputs = app().batch(
+        [{"q": f"question {i}"} for i in range(3)], config={"callbacks": [tape.langchain()]}
+    )
+    tape.flush()
+
+    traces = tape.sql("SELECT trace_id, n_llm FROM traces")
+    assert len(traces) == 3 and set(traces.n_llm) == {1}
+    assert tape.sql("SELECT count(*) AS n FROM spans WHERE parent_span_id IS NULL").n[0] == 3
+    replayed = [tape.replay(str(t), app=app()) for t in traces.trace_id]
+    assert all(r.same_output and r.divergences == [] for r in replayed)
+    assert sorted(r.output.content for r in replayed) == sorted(o.content for o in outputs)
+
+
 def test_a_unique_prefix_of_the_trace_id_replays_it(tape, openai_server):
     trace_id, recorded = record(tape, openai_server)
 

@@ -6,6 +6,7 @@ Capture code receives a `Recorder` and knows nothing of DuckDB.
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,14 +52,17 @@ class Recorder:
             attrs[semconv.TRUNCATED] = (*truncated, key) if isinstance(truncated, tuple) else (key,)
 
 
-def ambient_parent() -> Context | None:
+def ambient_parent(sibling: Callable[[Span], bool] | None = None) -> Context | None:
     """The context a new root span should nest under: the latest-started live span.
 
     Either the user's own OpenTelemetry span (any provider) or the innermost span
-    tracetape's capture opened in this context.
+    tracetape's capture opened in this context, unless ``sibling`` says that span is a
+    peer of the new one rather than its parent.
     """
     otel_span = trace.get_current_span()
     capture_span = current_capture_span.get()
+    if capture_span is not None and sibling is not None and sibling(capture_span):
+        capture_span = None
     otel_ok = otel_span.get_span_context().is_valid
     capture_ok = capture_span is not None and capture_span.is_recording()
     chosen: Span

@@ -36,3 +36,23 @@ def test_control_flow_is_classified_by_type():
     assert _compat.control_flow_kind(asyncio.CancelledError()) == "cancelled"
     # An error whose message looks like control flow is still an error.
     assert _compat.control_flow_kind(RuntimeError("GraphInterrupt")) is None
+
+
+def test_running_body_is_the_run_whose_function_runs_here():
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.runnables import RunnableLambda
+
+    seen: list[object] = []
+
+    class Starts(BaseCallbackHandler):
+        def on_chain_start(self, serialized, inputs, *, run_id, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append(run_id)
+
+    def body(x: str) -> str:
+        seen.append(_compat.running_body())
+        return x
+
+    RunnableLambda(body).invoke("x", config={"callbacks": [Starts()]})
+
+    assert _compat.running_body() is None  # outside any run
+    assert seen[0] is not None and seen == [seen[0], seen[0]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 from typing import Any
+from uuid import UUID
 
 # LangGraph's control-flow exceptions: an interrupt or a Command(graph=PARENT) reaches
 # on_chain_error although it is not an error. Resolved lazily: langgraph is optional.
@@ -69,3 +70,14 @@ def remove_hook(var: contextvars.ContextVar[Any]) -> None:
     """Remove the hook registered for ``var`` (no public API for this)."""
     hooks = configure_hooks()
     hooks[:] = [hook for hook in hooks if hook[0] is not var]
+
+
+def running_body() -> UUID | None:
+    """The LangChain run whose body runs here (a ``RunnableLambda``'s function, a tool's
+    code): the parent its child runs get, from the config LangChain hands them."""
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    config = var_child_runnable_config.get()
+    callbacks: Any = config.get("callbacks") if config else None
+    parent = getattr(callbacks, "parent_run_id", None)
+    return parent if isinstance(parent, UUID) else None

@@ -19,7 +19,11 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind
 
 from tracetape._safety import attempt
-from tracetape.capture.langchain._compat import control_flow_kind, interrupt_values
+from tracetape.capture.langchain._compat import (
+    control_flow_kind,
+    interrupt_values,
+    running_body,
+)
 from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import to_jsonable
 from tracetape.spans.outcome import end_span, record_error
@@ -51,6 +55,9 @@ class RunTable:
         self.recorder = recorder
         self._runs: dict[UUID, Run] = {}
         self._hidden: dict[UUID, UUID | None] = {}
+        self._roots: dict[int, UUID] = {}
+        """Span id -> run id of the open root runs: peers, not parents, of a root starting
+        outside their body (``batch`` starts every input's root run before any runs)."""
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -95,7 +102,7 @@ class RunTable:
         if parent is not None:
             context: Context | None = trace.set_span_in_context(parent.span, Context())
         else:
-            context = ambient_parent()
+            context = ambient_parent(self._is_root)
         attrs[semconv.KIND] = kind
         attrs.setdefault(semconv.OPERATION_NAME, kinds.OPERATIONS[kind])
         attrs[semconv.LANGCHAIN_RUN_ID] = str(run_id)
@@ -117,8 +124,15 @@ class RunTable:
         if len(self._runs) >= _MAX_OPEN_RUNS:
             self._end_oldest()
         self._runs[run_id] = run
+        if parent is None:
+            self._roots[span.get_span_context().span_id] = run_id
         current_capture_span.set(span)
         return run
+
+    def _is_root(self, span: Span) -> bool:
+        """Whether ``span`` is an open root run's whose body is not running here."""
+        root = self._roots.get(span.get_span_context().span_id)
+        return root is not None and root != running_body()
 
     def _root_attributes(
         self, attrs: dict[str, Any], metadata: Mapping[str, Any] | None, tags: Sequence[str] | None
@@ -149,6 +163,8 @@ class RunTable:
             self._end_orphans(run_id)
 
     def _finish(self, run: Run, ok: bool = False) -> None:
+        if run.parent is None:
+            self._roots.pop(run.span.get_span_context().span_id, None)
         end_span(run.span, run.blobs, self.recorder.content, ok=ok)
         parent = self._runs.get(run.parent) if run.parent is not None else None
         # Back to what was innermost before this run: its parent, or for a root the
