@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
-from langchain_core.tools import tool
+from langchain_core.tools import InjectedToolCallId, tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.types import Command
 from pydantic import BaseModel
 
+from tests.fakes.models import ToolCallingFakeModel, call, script
 from tests.fakes.openai_server import Reply, ToolCall
 from tests.fakes.openai_server import openai_server as openai_server
 from tracetape.errors import NotFoundError
@@ -210,6 +212,47 @@ def test_each_input_of_a_batch_is_a_trace_of_its_own_and_replays(tape):
     replayed = [tape.replay(str(t), app=app()) for t in traces.trace_id]
     assert all(r.same_output and r.divergences == [] for r in replayed)
     assert sorted(r.output.content for r in replayed) == sorted(o.content for o in outputs)
+
+
+def test_a_tool_returning_a_command_updates_the_state_again_on_replay(tape):
+    called: list[str] = []
+
+    class State(MessagesState):
+        user: str
+
+    @tool
+    def remember(name: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command:
+        """Remember the user's name."""
+        called.append(name)
+        saved = ToolMessage(f"saved {name}", tool_call_id=tool_call_id)
+        return Command(update={"user": name, "messages": [saved]})
+
+    def app() -> Any:
+        model = ToolCallingFakeModel(
+            messages=script(
+                AIMessage(content="", tool_calls=[call("remember", {"name": "Ada"}, "c1")]),
+                AIMessage(content="Hi Ada."),
+            )
+        ).bind_tools([remember])
+        graph = StateGraph(State)
+        graph.add_node("model", lambda s: {"messages": [model.invoke(s["messages"])]})
+        graph.add_node("tools", ToolNode([remember]))
+        graph.add_edge(START, "model")
+        graph.add_conditional_edges("model", tools_condition)
+        graph.add_edge("tools", "model")
+        return graph.compile()
+
+    start = {"messages": [HumanMessage("I'm Ada")], "user": ""}
+    recorded = app().invoke(start, config={"callbacks": [tape.langchain()]})
+    tape.flush()
+    called.clear()
+
+    replay = tape.replay(str(tape.traces().trace_id[0]), app=app())
+
+    assert called == []  # answered from the tape
+    assert replay.output["user"] == recorded["user"] == "Ada"
+    assert replay.same_output and replay.divergences == []
+    assert [m.content for m in replay.output["messages"] if m.type == "tool"] == ["saved Ada"]
 
 
 def test_a_unique_prefix_of_the_trace_id_replays_it(tape, openai_server):

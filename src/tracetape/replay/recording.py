@@ -227,6 +227,28 @@ def _plain(value: Any) -> Any:
         return None
 
 
+def _is_command(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("type") == "tracetape"
+        and value.get("id") == list(semconv.COMMAND_PAYLOAD_ID)
+        and isinstance(value.get("kwargs"), dict)
+    )
+
+
+def _command(kwargs: Mapping[str, Any]) -> Any:
+    """A tool's recorded LangGraph ``Command``, its update's messages revived."""
+    from langgraph.types import Command
+
+    goto = load_payload(kwargs.get("goto"))
+    return Command(
+        graph=kwargs.get("graph"),
+        update=load_payload(kwargs.get("update")),
+        resume=load_payload(kwargs.get("resume")),
+        goto=tuple(goto) if isinstance(goto, list) else goto,  # pyright: ignore[reportUnknownArgumentType]
+    )
+
+
 def revive(text: str) -> Any:
     """A stored answer (JSON text) revived as LangChain objects (see `load_payload`).
 
@@ -236,6 +258,8 @@ def revive(text: str) -> Any:
     class is called directly: what the loader would do, ~5x cheaper.
     """
     value = json.loads(text)
+    if _is_command(value):
+        return _command(value["kwargs"])
     if "__lc_escaped__" not in text:
         marks = text.count('"lc":')
         if marks == 1:

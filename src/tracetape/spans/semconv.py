@@ -211,6 +211,10 @@ SERVER_PORT: Final = "server.port"
 """Port of the model API a provider SDK call was sent to."""
 REPLAY_FORMAT: Final = "tracetape.replay.format"
 """Shape of the replay payloads when not LangChain's (``openai.chat.completions``)."""
+COMMAND_PAYLOAD_ID: Final = ("langgraph", "types", "Command")
+"""The id a tool's LangGraph ``Command`` result is stored under, in LangChain's
+serialised shape (``{"lc": 1, "type": "tracetape", "id": [...], "kwargs": {...}}``:
+LangChain cannot serialise a ``Command``, so replay builds it from its kwargs)."""
 REPLAY_REQUEST: Final = "tracetape.replay.request"
 """Content hash of the whole request minus its messages (model, params, tools)."""
 INCOMPLETE: Final = "tracetape.incomplete"

@@ -81,3 +81,21 @@ def running_body() -> UUID | None:
     callbacks: Any = config.get("callbacks") if config else None
     parent = getattr(callbacks, "parent_run_id", None)
     return parent if isinstance(parent, UUID) else None
+
+
+def command_fields(value: Any) -> dict[str, Any] | None:
+    """A LangGraph ``Command``'s fields (a tool may return one to update the state), or
+    None for anything else (langgraph is optional)."""
+    try:
+        from langgraph.types import Command
+    except ImportError:  # pragma: no cover - langgraph is installed with the tests
+        return None
+    if not isinstance(value, Command):
+        return None
+    command: Command[Any] = value
+    return {
+        "graph": command.graph,
+        "update": command.update,
+        "resume": command.resume,
+        "goto": command.goto,
+    }

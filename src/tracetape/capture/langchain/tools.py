@@ -9,6 +9,8 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, BaseMessageChunk
 
+from tracetape.capture.langchain._compat import command_fields
+from tracetape.capture.langchain.io import replay_payload
 from tracetape.capture.langchain.messages import MessageCodec
 from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
@@ -59,6 +61,14 @@ def _serialise_output(output: Any, codec: MessageCodec) -> tuple[Any, str, str |
 
         return to_jsonable(output.content), redacted_dumps(dumpd(output)), None
     shown = to_jsonable(output)
+    command = command_fields(output)
+    if command is not None and codec.capture_content:
+        # The state update it carries (messages among it) kept whole, for replay.
+        kwargs = ",".join(
+            f"{dumps(name)}:{replay_payload(value, codec)}" for name, value in command.items()
+        )
+        stored = {"lc": 1, "type": "tracetape", "id": list(semconv.COMMAND_PAYLOAD_ID)}
+        return shown, dumps(stored)[:-1] + ',"kwargs":{' + kwargs + "}}", None
     return shown, dumps(shown), None
 
 
