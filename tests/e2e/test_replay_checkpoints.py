@@ -255,3 +255,45 @@ def test_an_async_replay_leaves_the_user_s_thread_alone(tape, openai_server):
     out = asyncio.run(app.ainvoke({"messages": [("user", "bye")]}, THREAD))
     assert shape(out)[:-2] == shape(recorded)
     assert checkpoints_of(app)[1] == before[1] + 3
+
+
+def test_a_run_paused_at_an_interrupt_replays_to_the_same_output(tape):
+    from typing import TypedDict
+
+    from langchain_core.language_models import FakeListChatModel
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import interrupt
+
+    class Draft(TypedDict, total=False):
+        question: str
+        draft: str
+        approved: str
+
+    def app() -> Any:
+        model = FakeListChatModel(responses=["Refunds take 5 days."])
+
+        def write(state: Draft) -> Draft:
+            return {"draft": str(model.invoke(state["question"]).content)}
+
+        def review(state: Draft) -> Draft:
+            return {"approved": interrupt({"draft": state["draft"]})}
+
+        graph = StateGraph(Draft)
+        graph.add_node("write", write)
+        graph.add_node("review", review)
+        graph.add_edge(START, "write")
+        graph.add_edge("write", "review")
+        graph.add_edge("review", END)
+        return graph.compile(checkpointer=InMemorySaver())
+
+    config = {**THREAD, "callbacks": [tape.langchain()]}
+    recorded = app().invoke({"question": "How long do refunds take?"}, config=config)
+    tape.flush()
+    trace_id = str(tape.traces().trace_id[0])
+    assert "__interrupt__" in recorded
+
+    replay = tape.replay(trace_id, app=app())
+
+    # Each run's pending interrupt has an id of its own; the rest is the same.
+    assert replay.output["draft"] == recorded["draft"]
+    assert replay.same_output is True and replay.divergences == []
