@@ -255,6 +255,23 @@ def test_a_tool_returning_a_command_updates_the_state_again_on_replay(tape):
     assert [m.content for m in replay.output["messages"] if m.type == "tool"] == ["saved Ada"]
 
 
+def test_a_replay_says_where_the_recorded_input_had_a_secret_redacted(tape, caplog):
+    from langchain_core.language_models import FakeListChatModel
+
+    def app() -> Any:
+        prompt = ChatPromptTemplate.from_messages([("human", "{question}")])
+        return prompt | FakeListChatModel(responses=["Five days."])
+
+    question = {"question": "How long do refunds take?", "customer_token": "cust-4711"}
+    app().invoke(question, config={"callbacks": [tape.langchain()]})
+    tape.flush()
+
+    replay = tape.replay(str(tape.traces().trace_id[0]), app=app())
+
+    assert replay.same_output  # the token was not used
+    assert "had a secret redacted at customer_token" in caplog.text
+
+
 def test_a_unique_prefix_of_the_trace_id_replays_it(tape, openai_server):
     trace_id, recorded = record(tape, openai_server)
 

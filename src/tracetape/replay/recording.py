@@ -20,6 +20,7 @@ from typing import Any
 
 from tracetape.errors import NotFoundError, TracetapeError
 from tracetape.spans import kinds, semconv
+from tracetape.spans.redact import REDACTED
 from tracetape.store.access import Query, Scope
 
 REPLAYED_KINDS = (kinds.LLM, kinds.TOOL, kinds.RETRIEVER, kinds.EMBEDDING)
@@ -97,6 +98,25 @@ class Recording:
     def payloads(self, digests: Sequence[str]) -> list[Any]:
         """The JSON values stored under ``digests``, in order."""
         return [self.payload(d) for d in digests]
+
+    def redacted_input(self) -> list[str]:
+        """Where the recorded root input had a secret redacted (``question``,
+        ``config.api_key``): the re-run is given the marker in its place."""
+        found: list[str] = []
+
+        def walk(value: Any, path: str) -> None:
+            if isinstance(value, str):
+                if REDACTED in value:
+                    found.append(path or "the input")
+            elif isinstance(value, Mapping):
+                for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+                    walk(item, f"{path}.{key}" if path else str(key))  # pyright: ignore[reportUnknownArgumentType]
+            elif isinstance(value, list | tuple):
+                for index, item in enumerate(value):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+                    walk(item, f"{path}[{index}]")
+
+        walk(self.root_input, "")
+        return found
 
     def tool_names(self) -> set[str]:
         """The names of the tools the recorded run called."""

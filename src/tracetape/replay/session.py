@@ -22,6 +22,7 @@ What a divergence does:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,11 +33,14 @@ from tracetape.replay.player import OnDivergence, Player
 from tracetape.replay.recording import NotReplayableError, Query, Recording
 from tracetape.replay.result import Replay
 from tracetape.spans import semconv
+from tracetape.spans.redact import REDACTED
 
 if TYPE_CHECKING:
     from tracetape.replay.mark import RootMark
     from tracetape.replay.recordings import Recordings
     from tracetape.spans.recorder import Recorder
+
+logger = logging.getLogger("tracetape")
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,18 @@ def _encoder(source: Source) -> Callable[[Any], tuple[str, str]] | None:
     return encode
 
 
+def _warn_if_redacted(recording: Recording) -> None:
+    redacted = recording.redacted_input()
+    if redacted:
+        logger.warning(
+            "tracetape: the recorded input of trace %s had a secret redacted at %s: the "
+            "re-run is given %s in its place, so what depends on it may diverge",
+            recording.trace_id,
+            ", ".join(redacted[:5]),
+            REDACTED,
+        )
+
+
 @contextmanager
 def _session(
     source: Source,
@@ -110,6 +126,8 @@ def _session(
     recording = source.recordings.get(trace_id)
     if from_step is not None:
         recording = checkpoints.calls_from(recording, from_step)
+    else:
+        _warn_if_redacted(recording)
     player = Player(recording, live, on_divergence, _encoder(source), source.recorder)
     from tracetape.replay.mark import RootMark  # LangChain's callbacks: LangChain apps only
 
