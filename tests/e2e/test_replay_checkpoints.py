@@ -297,3 +297,53 @@ def test_a_run_paused_at_an_interrupt_replays_to_the_same_output(tape):
     # Each run's pending interrupt has an id of its own; the rest is the same.
     assert replay.output["draft"] == recorded["draft"]
     assert replay.same_output is True and replay.divergences == []
+
+
+def test_a_run_resumed_from_an_interrupt_replays_from_its_thread(tape):
+    from typing import TypedDict
+
+    from langchain_core.language_models import FakeListChatModel
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import Command, interrupt
+
+    class Draft(TypedDict, total=False):
+        question: str
+        draft: str
+        approved: str
+        final: str
+
+    def app(saver: Any) -> Any:
+        model = FakeListChatModel(responses=["Refunds take 5 days.", "Sent."])
+
+        def write(state: Draft) -> Draft:
+            return {"draft": str(model.invoke(state["question"]).content)}
+
+        def review(state: Draft) -> Draft:
+            return {"approved": interrupt({"draft": state["draft"]})}
+
+        def send(state: Draft) -> Draft:
+            return {"final": str(model.invoke(f"send {state['draft']}").content)}
+
+        graph = StateGraph(Draft)
+        graph.add_node("write", write)
+        graph.add_node("review", review)
+        graph.add_node("send", send)
+        graph.add_edge(START, "write")
+        graph.add_edge("write", "review")
+        graph.add_edge("review", "send")
+        graph.add_edge("send", END)
+        return graph.compile(checkpointer=saver)
+
+    saver = InMemorySaver()
+    config = {**THREAD, "callbacks": [tape.langchain()]}
+    app(saver).invoke({"question": "How long do refunds take?"}, config=config)
+    resumed = app(saver).invoke(Command(resume="yes"), config=config)
+    tape.flush()
+    trace_id = str(tape.sql("SELECT trace_id FROM traces ORDER BY start_time").trace_id.iloc[-1])
+
+    replay = tape.replay(trace_id, app=app(saver))
+
+    assert replay.output["final"] == resumed["final"] and replay.output["approved"] == "yes"
+    assert replay.same_output and replay.divergences == []
+    with pytest.raises(CheckpointNotFoundError, match="resumed thread 'support-42'"):
+        tape.replay(trace_id, app=app(InMemorySaver()))

@@ -112,7 +112,32 @@ def _start(history: Sequence[Any], recording: Recording) -> Any:
         for s in history
         if _during(s, recording) and (getattr(s, "metadata", None) or {}).get("source") == "input"
     ]
-    return getattr(runs[-1], "parent_config", None) if runs else None
+    if runs:
+        return getattr(runs[-1], "parent_config", None)
+    if any(_during(s, recording) for s in history):
+        # A resumed run (``Command(resume=...)``) writes no input checkpoint: it went on
+        # from the thread's latest checkpoint before it started (history: newest first).
+        earlier = [s for s in history if _before(s, recording)]
+        return getattr(earlier[0], "config", None) if earlier else None
+    return None
+
+
+def _resumable(source: Any, recording: Recording) -> Any:
+    """``source``, unless the recorded run resumed an interrupt whose state is gone."""
+    if source is None and getattr(recording.root_input, "resume", None) is not None:
+        raise CheckpointNotFoundError(
+            f"trace {recording.trace_id} resumed thread {recording.thread_id!r} from an "
+            "interrupt (Command(resume=...)), and the graph's checkpointer does not hold "
+            "that thread's state: replay it with the checkpointer the recorded run used"
+        )
+    return source
+
+
+def _before(snapshot: Any, recording: Recording) -> bool:
+    created = getattr(snapshot, "created_at", None)
+    if not created or recording.start is None:
+        return False
+    return _utc(dt.datetime.fromisoformat(str(created))) < _utc(recording.start) - _SLACK
 
 
 def _checkpointed(app: Any) -> bool:
@@ -184,7 +209,8 @@ def start(app: Any, recording: Recording, config: Any) -> Any:
     history: list[Any] = []
     if recording.thread_id is not None:
         history = list(app.get_state_history(_recorded(recording)))
-    return _on(config, _copy(app.checkpointer, _start(history, recording), recording))
+    source = _resumable(_start(history, recording), recording)
+    return _on(config, _copy(app.checkpointer, source, recording))
 
 
 async def astart(app: Any, recording: Recording, config: Any) -> Any:
@@ -194,7 +220,7 @@ async def astart(app: Any, recording: Recording, config: Any) -> Any:
     history: list[Any] = []
     if recording.thread_id is not None:
         history = [s async for s in app.aget_state_history(_recorded(recording))]
-    source = _start(history, recording)
+    source = _resumable(_start(history, recording), recording)
     return _on(config, await _acopy(app.checkpointer, source, recording))
 
 

@@ -195,6 +195,8 @@ def load_payload(value: Any) -> Any:
     """
     if not _serialised_by_langchain(value):
         return value
+    if _is_command(value):
+        return _command(value["kwargs"])
     from langchain_core._api import LangChainBetaWarning
     from langchain_core.load import load
 

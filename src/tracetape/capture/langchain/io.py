@@ -13,7 +13,9 @@ from typing import Any
 from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage
 
+from tracetape.capture.langchain._compat import command_fields
 from tracetape.capture.langchain.messages import MessageCodec
+from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
 from tracetape.spans.redact import REDACTED, is_secret_key
 
@@ -56,6 +58,9 @@ def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
     if isinstance(value, BaseMessage):
         encoded = codec.encode(value)
         return encoded.payload if payload else encoded.display
+    command = command_fields(value) if payload and depth < _MAX_DEPTH else None
+    if command is not None:
+        return _command(command, codec, depth)
     if depth < _MAX_DEPTH and isinstance(value, Mapping):
         parts: list[str] = []
         for key, item in list(value.items())[: _limit(payload)]:
@@ -76,6 +81,18 @@ def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
         except (TypeError, ValueError, AttributeError, RecursionError):
             return dumps(to_jsonable(value))
     return dumps(to_jsonable(value))
+
+
+def _command(fields: dict[str, Any], codec: MessageCodec, depth: int) -> str:
+    """A LangGraph ``Command`` (a resumed run's input, a tool's state update) in
+    LangChain's serialised shape, which LangChain itself cannot give it: replay builds
+    the Command again from its kwargs (``semconv.COMMAND_PAYLOAD_ID``)."""
+    kwargs = ",".join(
+        json.dumps(name) + ":" + _compose(value, codec, depth + 1, payload=True)
+        for name, value in fields.items()
+    )
+    ident = json.dumps(list(semconv.COMMAND_PAYLOAD_ID))
+    return '{"lc":1,"type":"tracetape","id":' + ident + ',"kwargs":{' + kwargs + "}}"
 
 
 def io_json(value: Any, codec: MessageCodec) -> str:

@@ -61,14 +61,9 @@ def _serialise_output(output: Any, codec: MessageCodec) -> tuple[Any, str, str |
 
         return to_jsonable(output.content), redacted_dumps(dumpd(output)), None
     shown = to_jsonable(output)
-    command = command_fields(output)
-    if command is not None and codec.capture_content:
-        # The state update it carries (messages among it) kept whole, for replay.
-        kwargs = ",".join(
-            f"{dumps(name)}:{replay_payload(value, codec)}" for name, value in command.items()
-        )
-        stored = {"lc": 1, "type": "tracetape", "id": list(semconv.COMMAND_PAYLOAD_ID)}
-        return shown, dumps(stored)[:-1] + ',"kwargs":{' + kwargs + "}}", None
+    if command_fields(output) is not None and codec.capture_content:
+        # A LangGraph Command: the state update it carries kept whole, for replay.
+        return shown, replay_payload(output, codec), None
     return shown, dumps(shown), None
 
 
