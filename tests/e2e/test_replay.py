@@ -19,6 +19,7 @@ from tests.fakes.openai_server import Reply, ToolCall
 from tests.fakes.openai_server import openai_server as openai_server
 from tracetape.errors import NotFoundError
 from tracetape.replay import Replay, ReplayDivergence
+from tracetape.spans.recorder import current_capture_span
 
 SIDE_EFFECTS: list[str] = []
 
@@ -205,6 +206,7 @@ def test_each_input_of_a_batch_is_a_trace_of_its_own_and_replays(tape):
         [{"q": f"question {i}"} for i in range(3)], config={"callbacks": [tape.langchain()]}
     )
     tape.flush()
+    assert current_capture_span.get() is None  # as before the batch, whatever ended last
 
     traces = tape.sql("SELECT trace_id, n_llm FROM traces")
     assert len(traces) == 3 and set(traces.n_llm) == {1}

@@ -112,6 +112,7 @@ class RunTable:
         span = self.recorder.tracer.start_span(
             name, context=context, kind=span_kind, attributes=attrs
         )
+        current = current_capture_span.get()
         run = Run(
             span=span,
             kind=kind,
@@ -119,7 +120,7 @@ class RunTable:
             root=parent.root if parent is not None else run_id,
             parent=parent_id if parent is not None else None,
             start_ns=time.perf_counter_ns(),
-            previous=current_capture_span.get(),
+            previous=self._outside(current) if parent is None else current,
         )
         if len(self._runs) >= _MAX_OPEN_RUNS:
             self._end_oldest()
@@ -128,6 +129,16 @@ class RunTable:
             self._roots[span.get_span_context().span_id] = run_id
         current_capture_span.set(span)
         return run
+
+    def _outside(self, span: Span | None) -> Span | None:
+        """What was innermost before a root run started: past open sibling roots (a
+        batch), so that ending them in any order leaves what was there before."""
+        for _ in range(_MAX_OPEN_RUNS):
+            if span is None or not self._is_root(span):
+                return span
+            sibling = self._runs.get(self._roots[span.get_span_context().span_id])
+            span = sibling.previous if sibling is not None else None
+        return None
 
     def _is_root(self, span: Span) -> bool:
         """Whether ``span`` is an open root run's whose body is not running here."""
