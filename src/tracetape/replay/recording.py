@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracetape.errors import NotFoundError, TracetapeError
-from tracetape.spans import kinds, semconv
+from tracetape.replay import typed_values
+from tracetape.spans import kinds, semconv, typed
 from tracetape.spans.redact import REDACTED
 from tracetape.store.access import Query, Scope
 
@@ -193,10 +194,10 @@ def load_payload(value: Any) -> Any:
     A value without LangChain's serialised objects (a LlamaIndex app's query, say) is
     returned as it is, so replay needs langchain-core only for what LangChain recorded.
     """
+    if typed_values.holds_typed(value):
+        return typed_values.revive(value, _load_any)
     if not _serialised_by_langchain(value):
         return value
-    if _is_command(value):
-        return _command(value["kwargs"])
     from langchain_core._api import LangChainBetaWarning
     from langchain_core.load import load
 
@@ -249,26 +250,10 @@ def _plain(value: Any) -> Any:
         return None
 
 
-def _is_command(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and value.get("type") == "tracetape"
-        and value.get("id") == list(semconv.COMMAND_PAYLOAD_ID)
-        and isinstance(value.get("kwargs"), dict)
-    )
-
-
-def _command(kwargs: Mapping[str, Any]) -> Any:
-    """A tool's recorded LangGraph ``Command``, its update's messages revived."""
-    from langgraph.types import Command
-
-    goto = load_payload(kwargs.get("goto"))
-    return Command(
-        graph=kwargs.get("graph"),
-        update=load_payload(kwargs.get("update")),
-        resume=load_payload(kwargs.get("resume")),
-        goto=tuple(goto) if isinstance(goto, list) else goto,  # pyright: ignore[reportUnknownArgumentType]
-    )
+def _load_any(value: Any) -> Any:
+    if isinstance(value, list):
+        return [load_payload(item) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    return load_payload(value)
 
 
 def revive(text: str) -> Any:
@@ -280,8 +265,8 @@ def revive(text: str) -> Any:
     class is called directly: what the loader would do, ~5x cheaper.
     """
     value = json.loads(text)
-    if _is_command(value):
-        return _command(value["kwargs"])
+    if typed_values.holds_typed(value):  # a datetime, a pydantic model, a Command, ...
+        return typed_values.revive(value, _load_any)
     if "__lc_escaped__" not in text:
         marks = text.count('"lc":')
         if marks == 1:
@@ -297,6 +282,8 @@ def revive(text: str) -> Any:
     return load_payload(value)
 
 
+_TYPED = f'"type":"{typed.TYPE}"'
+"""How a payload holding a value kept as what it was (`spans.typed`) reads."""
 _CALL_KINDS = ", ".join(f"'{k}'" for k in REPLAYED_KINDS)
 _EXTRACTED = ", ".join(
     f"'{key}'"
@@ -442,7 +429,7 @@ def read(query: Query, trace_id: str) -> Recording:
             text = recording.blobs.get(digest)
             if text is None:
                 raise NotReplayableError(f"payload {digest[:12]}… is missing from the tape")
-            if call.kind == kinds.RETRIEVER or text.startswith('{"lc":1'):
+            if call.kind == kinds.RETRIEVER or text.startswith('{"lc":1') or _TYPED in text:
                 recording.revived[digest] = revive(text)
             else:  # a tool's plain value, vectors: not LangChain's serialised form
                 recording.revived[digest] = json.loads(text)

@@ -15,7 +15,7 @@ from langchain_core.messages import BaseMessage
 
 from tracetape.capture.langchain._compat import command_fields
 from tracetape.capture.langchain.messages import MessageCodec
-from tracetape.spans import semconv
+from tracetape.spans import semconv, typed
 from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
 from tracetape.spans.redact import REDACTED, is_secret_key
 
@@ -75,7 +75,12 @@ def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
         listed = _message_list(value, codec, depth, payload)
         if listed is not None:
             return listed
+        if payload and isinstance(value, list):  # each item as kept (typed, LangChain's)
+            return "[" + ",".join(_compose(v, codec, depth + 1, True) for v in value) + "]"  # pyright: ignore[reportUnknownVariableType]
     if payload:
+        kept = typed.encode(value, lambda item: _compose(item, codec, depth + 1, True))
+        if kept is not None:
+            return kept
         try:
             return redacted_dumps(dumpd(value))
         except (TypeError, ValueError, AttributeError, RecursionError):

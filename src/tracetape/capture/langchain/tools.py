@@ -12,7 +12,7 @@ from langchain_core.messages import BaseMessage, BaseMessageChunk
 from tracetape.capture.langchain._compat import command_fields
 from tracetape.capture.langchain.io import replay_payload
 from tracetape.capture.langchain.messages import MessageCodec
-from tracetape.spans import semconv
+from tracetape.spans import semconv, typed
 from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
 
@@ -61,8 +61,9 @@ def _serialise_output(output: Any, codec: MessageCodec) -> tuple[Any, str, str |
 
         return to_jsonable(output.content), redacted_dumps(dumpd(output)), None
     shown = to_jsonable(output)
-    if command_fields(output) is not None and codec.capture_content:
-        # A LangGraph Command: the state update it carries kept whole, for replay.
+    if codec.capture_content and (command_fields(output) is not None or typed.found_in(output)):
+        # A LangGraph Command (the state update it carries), or a value JSON would give
+        # back as another type (a datetime, a pydantic model): kept as it was, for replay.
         return shown, replay_payload(output, codec), None
     return shown, dumps(shown), None
 
