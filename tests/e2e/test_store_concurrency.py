@@ -35,10 +35,17 @@ def _finish(process: subprocess.Popen[str]) -> str:
 
 _WRITER = """
     import sys
+    import time
+    from pathlib import Path
+
     import tracetape
 
     path, who, traces = sys.argv[1], sys.argv[2], int(sys.argv[3])
     tape = tracetape.open(path)
+    ready = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+    deadline = time.monotonic() + 60
+    while ready is not None and not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the reader has read once: the writes below overlap its reads
     for t in range(traces):
         with tracetape.span(f"{who}-{t:04d}", attributes={"who": who}):
             for j in range(9):
@@ -56,7 +63,7 @@ _READER = """
 
     import tracetape
 
-    path, stop = sys.argv[1], Path(sys.argv[2])
+    path, stop, ready = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     tape = tracetape.open(path)
     reads, highest, problems = 0, 0, []
     while True:
@@ -72,6 +79,7 @@ _READER = """
         if n < highest:
             problems.append(f"read {reads}: {n} rows after {highest}")
         highest = max(highest, n)
+        ready.touch()
         if last:
             break
     print(json.dumps({"reads": reads, "final": highest, "problems": problems}))
@@ -85,9 +93,10 @@ def test_two_recording_processes_and_a_reader_find_every_span(tmp_path: Path) ->
     reader = _script(tmp_path, _READER, "reader.py")
     traces = 150
 
+    ready = tmp_path / "reader-reading"
     writers = [
         subprocess.Popen(
-            [sys.executable, str(writer), str(path), who, str(traces)],
+            [sys.executable, str(writer), str(path), who, str(traces), str(ready)],
             env=_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -96,7 +105,7 @@ def test_two_recording_processes_and_a_reader_find_every_span(tmp_path: Path) ->
         for who in ("a", "b")
     ]
     reading = subprocess.Popen(
-        [sys.executable, str(reader), str(path), str(stop)],
+        [sys.executable, str(reader), str(path), str(stop), str(ready)],
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
