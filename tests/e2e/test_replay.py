@@ -8,17 +8,19 @@ from typing import Annotated, Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import InjectedToolCallId, tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 from pydantic import BaseModel
 
+import tracetape
 from tests.fakes.models import ToolCallingFakeModel, call, script
 from tests.fakes.openai_server import Reply, ToolCall
 from tests.fakes.openai_server import openai_server as openai_server
 from tracetape.errors import NotFoundError
-from tracetape.replay import Replay, ReplayDivergence
+from tracetape.replay import NotReplayableError, Replay, ReplayDivergence
 from tracetape.spans.recorder import current_capture_span
 
 SIDE_EFFECTS: list[str] = []
@@ -272,6 +274,32 @@ def test_a_replay_says_where_the_recorded_input_had_a_secret_redacted(tape, capl
 
     assert replay.same_output  # the token was not used
     assert "had a secret redacted at customer_token" in caplog.text
+
+
+def test_a_call_too_big_to_keep_replays_when_it_runs_for_real(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACETAPE_MAX_BLOB_BYTES", "2048")
+    pages: list[str] = []
+
+    @tool
+    def fetch(url: str) -> str:
+        """Fetch a page."""
+        pages.append(url)
+        return "x" * 5000  # over the cap: its result is not kept
+
+    app = RunnableLambda(lambda url: len(fetch.invoke({"url": url})), name="size")
+    tape = tracetape.open(tmp_path / "tape.duckdb")
+    try:
+        app.invoke("https://example.test", config={"callbacks": [tape.langchain()]})
+        tape.flush()
+        trace_id = str(tape.traces().trace_id[0])
+
+        with pytest.raises(NotReplayableError, match=r"live=\('fetch',\)"):
+            tape.replay(trace_id, app=app)
+        replay = tape.replay(trace_id, app=app, live=("fetch",))
+
+        assert replay.output == 5000 and pages == ["https://example.test"] * 2
+    finally:
+        tape.close()
 
 
 def test_a_unique_prefix_of_the_trace_id_replays_it(tape, openai_server):

@@ -26,6 +26,7 @@ from tracetape.replay import openai_sdk, requests
 from tracetape.replay.keys import RequestKeys, json_attr
 from tracetape.replay.recording import (
     REPLAYED_KINDS,
+    NotReplayableError,
     RecordedCall,
     Recording,
     json_value,
@@ -82,6 +83,21 @@ class Player:
         self.ran_live = 0
         """Calls that ran for real so far (pinned by ``live`` or after a divergence)."""
         self.keys = RequestKeys(recording, encode)
+
+    def check_kept(self) -> None:
+        """Raise `NotReplayableError` for a recorded call whose payloads were not kept
+        whole when the replay would have to answer it (it is not named in ``live``)."""
+        for call in self.recording.calls:
+            live = call.kind in self.live or (
+                call.kind == kinds.TOOL and _call_name(call) in self.live
+            )
+            if not call.kept and not live:
+                raise NotReplayableError(
+                    f"span {call.span_id} ({call.kind} {call.name!r}) of trace "
+                    f"{self.recording.trace_id} did not keep its payloads whole (content "
+                    f"capture off or over the size cap): it can only run for real, with "
+                    f"live=({(call.kind if call.kind != kinds.TOOL else _call_name(call))!r},)"
+                )
 
     def _live(self) -> None:
         with self._lock:

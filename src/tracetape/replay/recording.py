@@ -55,6 +55,9 @@ class RecordedCall:
     inside: tuple[str, ...] = ()
     """Span ids of the recorded calls this one ran inside (a model call in a tool's body):
     an answer from the tape for any of them means this call is never made."""
+    kept: bool = True
+    """Whether its payloads were kept whole (not with content capture off or over the
+    size cap): a call that was not can only run for real."""
 
     def overlaps(self, other: RecordedCall) -> bool:
         """Whether the two ran at the same time (parallel branches may swap order)."""
@@ -371,11 +374,6 @@ def read(query: Query, trace_id: str) -> Recording:
         attrs = attributes_of(row["attributes"])
         if kind == kinds.EMBEDDING and attrs.get(semconv.EMBEDDING_METHOD) not in _EMBEDDINGS:
             continue  # a LlamaIndex embedding (a top-level one keeps its input): runs live
-        if attrs.get(semconv.REPLAYABLE) is False:
-            raise NotReplayableError(
-                f"span {row['span_id']} ({kind} {row['name']!r}) of trace {trace_id} did "
-                "not keep its payloads whole (content capture off or over the size cap)"
-            )
         calls.append(
             RecordedCall(
                 span_id=str(row["span_id"]),
@@ -392,6 +390,7 @@ def read(query: Query, trace_id: str) -> Recording:
                 else None,
                 step=steps.get(str(row["span_id"])),
                 inside=inside.get(str(row["span_id"]), ()),
+                kept=attrs.get(semconv.REPLAYABLE) is not False,
             )
         )
     if root is None:
@@ -425,7 +424,7 @@ def read(query: Query, trace_id: str) -> Recording:
     recording.root_input = load_payload(recording.payload(root_in[0]))
 
     for call in calls:
-        for digest in call.outputs:
+        for digest in call.outputs if call.kept else ():  # see `Player.check_kept`
             text = recording.blobs.get(digest)
             if text is None:
                 raise NotReplayableError(f"payload {digest[:12]}… is missing from the tape")

@@ -129,6 +129,7 @@ def _session(
     else:
         _warn_if_redacted(recording)
     player = Player(recording, live, on_divergence, _encoder(source), source.recorder)
+    player.check_kept()
     from tracetape.replay.mark import RootMark  # LangChain's callbacks: LangChain apps only
 
     _compat.install()

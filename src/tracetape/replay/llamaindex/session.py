@@ -131,6 +131,7 @@ def _session(
     entry = _entry(source, recording)
     recorder: Recorder = source.recorder
     player = LlamaIndexPlayer(recording, recorder, live, on_divergence)
+    player.check_kept()
     _compat.install()
     mark = ReplayMark(player, recording.trace_id)
     with attach.recorded(recorder, mark):
