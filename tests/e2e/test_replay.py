@@ -218,6 +218,32 @@ def test_each_input_of_a_batch_is_a_trace_of_its_own_and_replays(tape):
     assert sorted(r.output.content for r in replayed) == sorted(o.content for o in outputs)
 
 
+def test_what_a_stream_loop_records_nests_under_the_streamed_run(tape):
+    from langchain_core.language_models import FakeListChatModel
+
+    config = {"callbacks": [tape.langchain()]}
+    chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | FakeListChatModel(
+        responses=["a"]
+    )
+    for _ in chain.stream({"q": "x"}, config):
+        with tracetape.span("before"):
+            pass
+        FakeListChatModel(responses=["b"]).invoke("in the loop", config)
+        with tracetape.span("after"):
+            pass
+    tape.flush()
+
+    parents = tape.sql(
+        "SELECT c.name, p.name AS parent FROM spans c JOIN spans p "
+        "ON c.parent_span_id = p.span_id WHERE c.name IN ('before', 'after')"
+    )
+    assert dict(zip(parents.name, parents.parent, strict=True)) == {
+        "before": "RunnableSequence",
+        "after": "RunnableSequence",
+    }
+    assert current_capture_span.get() is None
+
+
 def test_a_tool_returning_a_command_updates_the_state_again_on_replay(tape):
     called: list[str] = []
 

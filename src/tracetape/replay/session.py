@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracetape.replay import _compat, checkpoints, ending, requests
+from tracetape.replay import _compat, checkpoints, ending, requests, typed_values
 from tracetape.replay.player import OnDivergence, Player
 from tracetape.replay.recording import NotReplayableError, Query, Recording
 from tracetape.replay.result import Replay
@@ -157,11 +157,15 @@ def _same_output(source: Source, recording: Recording, output: Any) -> bool | No
         # LangGraph adds the pending interrupts (each with a fresh id) to what invoke
         # returns; the graph run's output, which capture records, never holds them.
         output = {k: v for k, v in output.items() if k != _INTERRUPTS}  # pyright: ignore[reportUnknownVariableType]
+    recorded = recording.payload(digest)
+    # A tape recorded before typed values were kept stored a tuple as a list, a model
+    # as its repr: the output is encoded as that tape would have kept it.
+    keep = typed_values.holds_typed(recorded)
     try:
-        now = json.loads(replay_payload(output, codec))
+        now = json.loads(replay_payload(output, codec, keep=keep))
     except (TypeError, ValueError):
         return None
-    return requests.comparable(now) == requests.comparable(recording.payload(digest))
+    return requests.comparable(now) == requests.comparable(recorded)
 
 
 def _finish(

@@ -27,12 +27,10 @@ def is_typed(value: Any) -> bool:
 
 def holds_typed(value: Any) -> bool:
     """Whether one of these stored values is anywhere in ``value``."""
-    if is_typed(value):
-        return True
     if isinstance(value, dict):
-        return any(holds_typed(v) for v in value.values())  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return is_typed(value) or any(holds_typed(v) for v in value.values())  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
     if isinstance(value, list):
-        return any(holds_typed(v) for v in value)  # pyright: ignore[reportUnknownVariableType]
+        return any(holds_typed(v) for v in value if isinstance(v, dict | list))  # pyright: ignore[reportUnknownVariableType]
     return False
 
 

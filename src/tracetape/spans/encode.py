@@ -184,7 +184,7 @@ def _sequence(items: Iterator[Any], size: int, depth: int, walk: _Walk) -> list[
     return out
 
 
-def _ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
+def ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
     """A set's items in a stable order (sets iterate differently in every process)."""
     try:
         return sorted(items)
@@ -206,7 +206,7 @@ def _container(value: object, depth: int, walk: _Walk) -> JSONValue:
     if isinstance(value, list | tuple):
         return _sequence(iter(value), len(value), depth, walk)
     if isinstance(value, set | frozenset):
-        return _sequence(iter(_ordered(value)), len(value), depth, walk)
+        return _sequence(iter(ordered(value)), len(value), depth, walk)
     if isinstance(value, bytes | bytearray | memoryview):
         return _bytes(value)
     if isinstance(value, _dt.datetime | _dt.date | _dt.time):

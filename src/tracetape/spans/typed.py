@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from tracetape.spans.encode import ordered
 from tracetape.spans.redact import redact_text
 
 TYPE: Final = "tracetape"
@@ -55,10 +56,12 @@ def encode(value: Any, compose: Callable[[Any], str]) -> str | None:
         # Redacted as text would be (latin-1 maps each byte to one character and back).
         kept = redact_text(value.decode("latin-1")).encode("latin-1", "replace")
         return stored(BYTES, {"base64": json.dumps(base64.b64encode(kept).decode("ascii"))})
-    if isinstance(value, tuple | set | frozenset):
-        ident = TUPLE if isinstance(value, tuple) else SET if isinstance(value, set) else FROZENSET
-        items: list[Any] = list(value)  # pyright: ignore[reportUnknownArgumentType]
-        return stored(ident, {"items": compose(items)})
+    if isinstance(value, tuple):
+        return stored(TUPLE, {"items": compose(list(value))})  # pyright: ignore[reportUnknownArgumentType]
+    if isinstance(value, set | frozenset):
+        ident = SET if isinstance(value, set) else FROZENSET
+        # In a stable order: a set iterates differently in every process.
+        return stored(ident, {"items": compose(ordered(value))})  # pyright: ignore[reportUnknownArgumentType]
     if isinstance(value, BaseModel) and not _langchain_serialisable(value):
         cls = type(value)
         fields = {name: getattr(value, name) for name in cls.model_fields}
@@ -68,22 +71,28 @@ def encode(value: Any, compose: Callable[[Any], str]) -> str | None:
     return None
 
 
-def found_in(value: Any, depth: int = 0) -> bool:
-    """Whether ``value`` holds, a few levels deep, a value JSON would change the type of."""
+def found_in(value: Any, depth: int = 0, also: Callable[[Any], bool] | None = None) -> bool:
+    """Whether ``value`` holds, a few levels deep, a value JSON would change the type of
+    (or one ``also`` picks)."""
+    if type(value) in _PLAIN:  # most items of a large payload: answered at once
+        return False
     if isinstance(value, dt.date | decimal.Decimal | bytes | tuple | set | frozenset):
+        return True
+    if also is not None and also(value):
         return True
     if isinstance(value, BaseModel):
         return not _langchain_serialisable(value)
     if depth >= _DEPTH:
         return False
     if isinstance(value, Mapping):
-        return any(found_in(v, depth + 1) for v in value.values())  # pyright: ignore[reportUnknownVariableType]
+        return any(found_in(v, depth + 1, also) for v in value.values())  # pyright: ignore[reportUnknownVariableType]
     if isinstance(value, list):
-        return any(found_in(v, depth + 1) for v in value)  # pyright: ignore[reportUnknownVariableType]
+        return any(found_in(v, depth + 1, also) for v in value)  # pyright: ignore[reportUnknownVariableType]
     return False
 
 
 _DEPTH = 4
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def _langchain_serialisable(value: BaseModel) -> bool:

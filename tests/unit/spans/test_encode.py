@@ -344,3 +344,16 @@ def test_json_schema_properties_named_like_secrets_keep_their_schema() -> None:
     assert roundtrip({"properties": {"password": {"value": "x"}, "token": "abc"}}) == {
         "properties": {"password": REDACTED, "token": REDACTED}
     }
+
+
+def test_a_kept_set_is_stored_in_one_order_whatever_it_was_built_in():
+    import json as _json
+
+    from tracetape.spans import typed
+
+    def compose(value: object) -> str:
+        return _json.dumps(value)
+
+    first = typed.encode({"b", "a", "c"}, compose)
+    second = typed.encode({"c", "b", "a"}, compose)
+    assert first == second and first is not None and '["a", "b", "c"]' in first

@@ -7,6 +7,7 @@ when the library changes it.
 from __future__ import annotations
 
 import contextvars
+import functools
 from typing import Any
 from uuid import UUID
 
@@ -83,16 +84,27 @@ def running_body() -> UUID | None:
     return parent if isinstance(parent, UUID) else None
 
 
-def command_fields(value: Any) -> dict[str, Any] | None:
-    """A LangGraph ``Command``'s fields (a tool may return one to update the state), or
-    None for anything else (langgraph is optional)."""
+@functools.cache
+def _command_class() -> type | None:
     try:
         from langgraph.types import Command
     except ImportError:  # pragma: no cover - langgraph is installed with the tests
         return None
-    if not isinstance(value, Command):
+    return Command
+
+
+def is_command(value: Any) -> bool:
+    """Whether ``value`` is a LangGraph ``Command`` (langgraph is optional)."""
+    cls = _command_class()
+    return cls is not None and isinstance(value, cls)
+
+
+def command_fields(value: Any) -> dict[str, Any] | None:
+    """A LangGraph ``Command``'s fields (a tool may return one to update the state), or
+    None for anything else."""
+    if not is_command(value):
         return None
-    command: Command[Any] = value
+    command: Any = value
     return {
         "graph": command.graph,
         "update": command.update,

@@ -13,7 +13,7 @@ from typing import Any
 from langchain_core.load import dumpd
 from langchain_core.messages import BaseMessage
 
-from tracetape.capture.langchain._compat import command_fields
+from tracetape.capture.langchain._compat import command_fields, is_command
 from tracetape.capture.langchain.messages import MessageCodec
 from tracetape.spans import semconv, typed
 from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
@@ -29,7 +29,9 @@ def _limit(payload: bool) -> int | None:
     return None if payload else _MAX_ITEMS
 
 
-def _message_list(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str | None:
+def _message_list(
+    value: Any, codec: MessageCodec, depth: int, payload: bool, keep: bool = True
+) -> str | None:
     """A list holding messages as JSON (each message from the codec's cache); None when
     ``value`` is no list or holds no message. One pass: a LangGraph state's list is
     composed on every node's start and end."""
@@ -48,17 +50,19 @@ def _message_list(value: Any, codec: MessageCodec, depth: int, payload: bool) ->
         return None
     items: Sequence[Any] = value[: _limit(payload)]  # pyright: ignore[reportUnknownVariableType]
     texts = [
-        text if text is not None else _compose(item, codec, depth + 1, payload)
+        text if text is not None else _compose(item, codec, depth + 1, payload, keep)
         for text, item in zip(parts, items, strict=True)
     ]
     return "[" + ",".join(texts) + "]"
 
 
-def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
+def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool, keep: bool = True) -> str:
+    """``value`` as JSON text: displayed, or (``payload``) whole in LangChain's form,
+    with values JSON would change the type of kept as they were (``keep``)."""
     if isinstance(value, BaseMessage):
         encoded = codec.encode(value)
         return encoded.payload if payload else encoded.display
-    command = command_fields(value) if payload and depth < _MAX_DEPTH else None
+    command = command_fields(value) if payload and keep and depth < _MAX_DEPTH else None
     if command is not None:
         return _command(command, codec, depth)
     if depth < _MAX_DEPTH and isinstance(value, Mapping):
@@ -68,19 +72,22 @@ def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool) -> str:
             if is_secret_key(name) and item not in (None, ""):
                 rendered = json.dumps(REDACTED)
             else:
-                rendered = _compose(item, codec, depth + 1, payload)
+                rendered = _compose(item, codec, depth + 1, payload, keep)
             parts.append(json.dumps(name, ensure_ascii=False) + ":" + rendered)
         return "{" + ",".join(parts) + "}"
     if depth < _MAX_DEPTH:
-        listed = _message_list(value, codec, depth, payload)
+        listed = _message_list(value, codec, depth, payload, keep)
         if listed is not None:
             return listed
-        if payload and isinstance(value, list):  # each item as kept (typed, LangChain's)
+        if payload and keep and isinstance(value, list) and typed.found_in(value, also=is_command):
+            # Item by item only when one is kept as what it was (a datetime, a Command):
+            # one dumpd of a large plain list is ~10x cheaper.
             return "[" + ",".join(_compose(v, codec, depth + 1, True) for v in value) + "]"  # pyright: ignore[reportUnknownVariableType]
-    if payload:
+    if payload and keep:
         kept = typed.encode(value, lambda item: _compose(item, codec, depth + 1, True))
         if kept is not None:
             return kept
+    if payload:
         try:
             return redacted_dumps(dumpd(value))
         except (TypeError, ValueError, AttributeError, RecursionError):
@@ -105,6 +112,7 @@ def io_json(value: Any, codec: MessageCodec) -> str:
     return _compose(value, codec, 0, payload=False)
 
 
-def replay_payload(value: Any, codec: MessageCodec) -> str:
-    """The whole value in LangChain's serialised form (``dumpd``), for replay."""
-    return _compose(value, codec, 0, payload=True)
+def replay_payload(value: Any, codec: MessageCodec, *, keep: bool = True) -> str:
+    """The whole value in LangChain's serialised form (``dumpd``), for replay; without
+    ``keep``, as tapes before `tracetape.spans.typed` stored it (a tuple as a list)."""
+    return _compose(value, codec, 0, payload=True, keep=keep)

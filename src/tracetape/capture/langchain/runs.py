@@ -46,6 +46,9 @@ class Run:
     first_token_ns: int | None = None
     start_ns: int = 0
     previous: Span | None = None
+    busy: bool = False
+    """(A root run) whether a run has started inside it: a root that has not started
+    any is a batch's sibling, not a parent (see `RunTable._is_root`)."""
 
 
 class RunTable:
@@ -100,6 +103,10 @@ class RunTable:
         parent_id = self.resolve_parent(parent_run_id)
         parent = self._runs.get(parent_id) if parent_id is not None else None
         if parent is not None:
+            root = self._runs.get(parent.root)
+            if root is not None:
+                root.busy = True
+        if parent is not None:
             context: Context | None = trace.set_span_in_context(parent.span, Context())
         else:
             context = ambient_parent(self._is_root)
@@ -141,9 +148,13 @@ class RunTable:
         return None
 
     def _is_root(self, span: Span) -> bool:
-        """Whether ``span`` is an open root run's whose body is not running here."""
-        root = self._roots.get(span.get_span_context().span_id)
-        return root is not None and root != running_body()
+        """Whether ``span`` is a sibling of a root starting now: an open root run that
+        has started nothing yet and whose body does not run here (``batch`` starts each
+        input's root before any runs). A streamed root the caller's loop body runs
+        beside has started its steps, so it stays the parent of what the body records."""
+        root_id = self._roots.get(span.get_span_context().span_id)
+        root = self._runs.get(root_id) if root_id is not None else None
+        return root is not None and not root.busy and root_id != running_body()
 
     def _root_attributes(
         self, attrs: dict[str, Any], metadata: Mapping[str, Any] | None, tags: Sequence[str] | None
