@@ -100,12 +100,18 @@ class TunableFakeModel(ToolCallingFakeModel):
         return {"model_name": self.model_name, "temperature": self.temperature}
 
 
-def test_a_model_param_is_a_cause_and_the_same_answers_are_no_effect(tape: Tape) -> None:
+def _two_temperatures(tape: Tape) -> tuple[str, str]:
+    """Two traces of one model call, at temperature 0.0 and 0.7, the same answer."""
     for temperature in (0.0, 0.7):
         model = TunableFakeModel(messages=script(AIMessage(content="3")), temperature=temperature)
         model.invoke("add 1 and 2", config={"callbacks": [tape.langchain()]})
     tape.flush()
     a, b = tape.sql("SELECT trace_id FROM traces ORDER BY start_time").trace_id
+    return str(a), str(b)
+
+
+def test_a_model_param_is_a_cause_and_the_same_answers_are_no_effect(tape: Tape) -> None:
+    a, b = _two_temperatures(tape)
 
     result = tape.diff(a, b)
 
@@ -117,11 +123,7 @@ def test_a_model_param_is_a_cause_and_the_same_answers_are_no_effect(tape: Tape)
 
 
 def test_a_source_of_your_own_takes_sql_and_params_only(tape: Tape) -> None:
-    for temperature in (0.0, 0.7):
-        model = TunableFakeModel(messages=script(AIMessage(content="3")), temperature=temperature)
-        model.invoke("add 1 and 2", config={"callbacks": [tape.langchain()]})
-    tape.flush()
-    a, b = tape.sql("SELECT trace_id FROM traces ORDER BY start_time").trace_id
+    a, b = _two_temperatures(tape)
 
     def query(sql: str, params: Any) -> Any:  # the documented shape: no scope
         return tape.sql(sql, params, format="arrow")

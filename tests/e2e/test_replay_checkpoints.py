@@ -5,10 +5,13 @@ from the tape, the ones before it are not made again."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
+from langchain_core.language_models import FakeListChatModel
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
 
 from tests.e2e.test_replay import QUESTION, SIDE_EFFECTS, agent, script_three_steps, shape
 from tests.fakes.openai_server import Reply
@@ -257,42 +260,48 @@ def test_an_async_replay_leaves_the_user_s_thread_alone(tape, openai_server):
     assert checkpoints_of(app)[1] == before[1] + 3
 
 
+class Draft(TypedDict, total=False):
+    question: str
+    draft: str
+    approved: str
+    final: str
+
+
+def review_graph(saver: Any) -> Any:
+    """Write a draft, wait at an interrupt for its approval, then send it."""
+    model = FakeListChatModel(responses=["Refunds take 5 days.", "Sent."])
+
+    def write(state: Draft) -> Draft:
+        return {"draft": str(model.invoke(state["question"]).content)}
+
+    def review(state: Draft) -> Draft:
+        return {"approved": interrupt({"draft": state["draft"]})}
+
+    def send(state: Draft) -> Draft:
+        return {"final": str(model.invoke(f"send {state['draft']}").content)}
+
+    graph = StateGraph(Draft)
+    graph.add_node("write", write)
+    graph.add_node("review", review)
+    graph.add_node("send", send)
+    graph.add_edge(START, "write")
+    graph.add_edge("write", "review")
+    graph.add_edge("review", "send")
+    graph.add_edge("send", END)
+    return graph.compile(checkpointer=saver)
+
+
+DRAFT_QUESTION = {"question": "How long do refunds take?"}
+
+
 def test_a_run_paused_at_an_interrupt_replays_to_the_same_output(tape):
-    from typing import TypedDict
-
-    from langchain_core.language_models import FakeListChatModel
-    from langgraph.graph import END, START, StateGraph
-    from langgraph.types import interrupt
-
-    class Draft(TypedDict, total=False):
-        question: str
-        draft: str
-        approved: str
-
-    def app() -> Any:
-        model = FakeListChatModel(responses=["Refunds take 5 days."])
-
-        def write(state: Draft) -> Draft:
-            return {"draft": str(model.invoke(state["question"]).content)}
-
-        def review(state: Draft) -> Draft:
-            return {"approved": interrupt({"draft": state["draft"]})}
-
-        graph = StateGraph(Draft)
-        graph.add_node("write", write)
-        graph.add_node("review", review)
-        graph.add_edge(START, "write")
-        graph.add_edge("write", "review")
-        graph.add_edge("review", END)
-        return graph.compile(checkpointer=InMemorySaver())
-
     config = {**THREAD, "callbacks": [tape.langchain()]}
-    recorded = app().invoke({"question": "How long do refunds take?"}, config=config)
+    recorded = review_graph(InMemorySaver()).invoke(DRAFT_QUESTION, config=config)
     tape.flush()
     trace_id = str(tape.traces().trace_id[0])
     assert "__interrupt__" in recorded
 
-    replay = tape.replay(trace_id, app=app())
+    replay = tape.replay(trace_id, app=review_graph(InMemorySaver()))
 
     # Each run's pending interrupt has an id of its own; the rest is the same.
     assert replay.output["draft"] == recorded["draft"]
@@ -300,50 +309,16 @@ def test_a_run_paused_at_an_interrupt_replays_to_the_same_output(tape):
 
 
 def test_a_run_resumed_from_an_interrupt_replays_from_its_thread(tape):
-    from typing import TypedDict
-
-    from langchain_core.language_models import FakeListChatModel
-    from langgraph.graph import END, START, StateGraph
-    from langgraph.types import Command, interrupt
-
-    class Draft(TypedDict, total=False):
-        question: str
-        draft: str
-        approved: str
-        final: str
-
-    def app(saver: Any) -> Any:
-        model = FakeListChatModel(responses=["Refunds take 5 days.", "Sent."])
-
-        def write(state: Draft) -> Draft:
-            return {"draft": str(model.invoke(state["question"]).content)}
-
-        def review(state: Draft) -> Draft:
-            return {"approved": interrupt({"draft": state["draft"]})}
-
-        def send(state: Draft) -> Draft:
-            return {"final": str(model.invoke(f"send {state['draft']}").content)}
-
-        graph = StateGraph(Draft)
-        graph.add_node("write", write)
-        graph.add_node("review", review)
-        graph.add_node("send", send)
-        graph.add_edge(START, "write")
-        graph.add_edge("write", "review")
-        graph.add_edge("review", "send")
-        graph.add_edge("send", END)
-        return graph.compile(checkpointer=saver)
-
     saver = InMemorySaver()
     config = {**THREAD, "callbacks": [tape.langchain()]}
-    app(saver).invoke({"question": "How long do refunds take?"}, config=config)
-    resumed = app(saver).invoke(Command(resume="yes"), config=config)
+    review_graph(saver).invoke(DRAFT_QUESTION, config=config)
+    resumed = review_graph(saver).invoke(Command(resume="yes"), config=config)
     tape.flush()
     trace_id = str(tape.sql("SELECT trace_id FROM traces ORDER BY start_time").trace_id.iloc[-1])
 
-    replay = tape.replay(trace_id, app=app(saver))
+    replay = tape.replay(trace_id, app=review_graph(saver))
 
     assert replay.output["final"] == resumed["final"] and replay.output["approved"] == "yes"
     assert replay.same_output and replay.divergences == []
     with pytest.raises(CheckpointNotFoundError, match="resumed thread 'support-42'"):
-        tape.replay(trace_id, app=app(InMemorySaver()))
+        tape.replay(trace_id, app=review_graph(InMemorySaver()))

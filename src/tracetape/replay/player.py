@@ -29,6 +29,7 @@ from tracetape.replay.recording import (
     NotReplayableError,
     RecordedCall,
     Recording,
+    call_name,
     json_value,
 )
 from tracetape.replay.result import Divergence, ReplayDivergence, recorded_error
@@ -89,14 +90,14 @@ class Player:
         whole when the replay would have to answer it (it is not named in ``live``)."""
         for call in self.recording.calls:
             live = call.kind in self.live or (
-                call.kind == kinds.TOOL and _call_name(call) in self.live
+                call.kind == kinds.TOOL and call_name(call) in self.live
             )
             if not call.kept and not live:
                 raise NotReplayableError(
                     f"span {call.span_id} ({call.kind} {call.name!r}) of trace "
                     f"{self.recording.trace_id} did not keep its payloads whole (content "
                     f"capture off or over the size cap): it can only run for real, with "
-                    f"live=({(call.kind if call.kind != kinds.TOOL else _call_name(call))!r},)"
+                    f"live=({(call.kind if call.kind != kinds.TOOL else call_name(call))!r},)"
                 )
 
     def _live(self) -> None:
@@ -399,7 +400,7 @@ class Player:
     def _ran_live(self, call: RecordedCall) -> bool:
         """Whether this recorded call would have run for real, had the re-run made it."""
         if call.kind == kinds.TOOL:
-            return kinds.TOOL in self.live or _call_name(call) in self.live
+            return kinds.TOOL in self.live or call_name(call) in self.live
         return self._live_kind(call.kind)
 
     def finish(self) -> None:
@@ -428,7 +429,7 @@ class Player:
             if not unmade:
                 continue
             head = unmade[0]
-            names = ", ".join(_call_name(call) for call in unmade[:_NAMED])
+            names = ", ".join(call_name(call) for call in unmade[:_NAMED])
             more = ", …" if len(unmade) > _NAMED else ""
             found.append(
                 Divergence(
@@ -453,10 +454,6 @@ logger = logging.getLogger("tracetape")
 
 def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _call_name(call: RecordedCall) -> str:
-    return str(call.attributes.get(semconv.TOOL_NAME) or call.name)
 
 
 def _sdk_failure(call: RecordedCall) -> openai_sdk.Failure | None:

@@ -124,11 +124,12 @@ class Recording:
 
     def tool_names(self) -> set[str]:
         """The names of the tools the recorded run called."""
-        return {
-            str(c.attributes.get(semconv.TOOL_NAME) or c.name)
-            for c in self.calls
-            if c.kind == kinds.TOOL
-        }
+        return {call_name(c) for c in self.calls if c.kind == kinds.TOOL}
+
+
+def call_name(call: RecordedCall) -> str:
+    """A recorded call's name: a tool's own name, else its span's."""
+    return str(call.attributes.get(semconv.TOOL_NAME) or call.name)
 
 
 def json_value(value: Any) -> Any:
