@@ -1,9 +1,10 @@
 """A recorded trace as replay reads it: its root input and output and its calls.
 
-Read through the public views only (``spans`` and ``blobs``): the model, tool and
-retriever spans in the order they started, each with its recorded attributes and whole
-payloads (``tracetape.replay.input`` / ``.output`` hold content hashes; ``blobs`` maps
-each hash to its text in LangChain's ``dumpd`` form).
+Read through the views (``spans``, and ``_blob_rows``: the ``blobs`` view's rows before
+it merges duplicates): the model, tool and retriever spans in the order they started,
+each with its recorded attributes and whole payloads (``tracetape.replay.input`` /
+``.output`` hold content hashes; the blobs map each hash to its text in LangChain's
+``dumpd`` form).
 """
 
 from __future__ import annotations
@@ -298,20 +299,31 @@ _EXTRACTED = ", ".join(
         semconv.LANGGRAPH_THREAD_ID,
     )
 )
-# Only the calls' attributes are parsed; of the other spans (chains with large displayed
-# inputs) only what replay needs is extracted in SQL, in one pass over each span's JSON,
-# and none from prompt spans (the largest): a prompt is neither a call nor a root replay
-# starts from, and carries no LangGraph step or thread.
+_ROOTS = ", ".join(f"'{k}'" for k in _ROOT_KINDS)
+# Only the calls' attributes are parsed (their replay values are read from them in
+# Python). Of the other spans (chains with large displayed inputs) only what replay
+# needs is extracted in SQL, in one pass over each span's JSON, and only from those
+# that hold any: LangGraph nodes (step, thread) and a root run (its kept input and
+# output; only a root run keeps one). Times come as epoch microseconds: turning
+# timestamps with a time zone into datetimes costs pyarrow ~3 µs each.
 _READ = (
-    "SELECT span_id, parent_span_id, kind, name, start_time, end_time, status, "
+    "SELECT span_id, parent_span_id, kind, name, start_us, end_us, status, "
     "status_message, error_type, attributes, x[1] AS replay_input, x[2] AS replay_output, "
     "TRY_CAST(x[3] AS INTEGER) AS step, x[4] AS thread_id FROM ("
-    "SELECT span_id, parent_span_id, kind, name, start_time, end_time, status, "
-    "status_message, error_type, "
+    "SELECT span_id, parent_span_id, kind, name, epoch_us(start_time) AS start_us, "
+    "epoch_us(end_time) AS end_us, status, status_message, error_type, "
     f"CASE WHEN kind IN ({_CALL_KINDS}) THEN attributes END AS attributes, "
-    f"CASE WHEN kind <> '{kinds.PROMPT}' THEN json_extract_string(attributes, [{_EXTRACTED}]) "
-    "END AS x FROM spans WHERE trace_id = ?) ORDER BY start_time, span_id"
+    f"CASE WHEN kind = '{kinds.NODE}' OR (kind IN ({_ROOTS}) AND "
+    f"contains(attributes, '\"{semconv.REPLAY_INPUT}\"')) "
+    f"THEN json_extract_string(attributes, [{_EXTRACTED}]) "
+    "END AS x FROM spans WHERE trace_id = ?) ORDER BY start_us, span_id"
 )
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _time(epoch_us: int | None) -> dt.datetime | None:
+    return None if epoch_us is None else _EPOCH + dt.timedelta(microseconds=epoch_us)
 
 
 def _steps(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -364,15 +376,20 @@ def read(query: Query, trace_id: str) -> Recording:
     calls: list[RecordedCall] = []
     steps = _steps(rows) if any(r["kind"] == kinds.NODE for r in rows) else {}
     inside = _inside(rows)
+    threads: list[str] = []
     for row in rows:
         kind = str(row["kind"])
         if root is None and kind in _ROOT_KINDS and row["replay_input"]:
             root = row
+        if row["thread_id"] is not None:
+            threads.append(str(row["thread_id"]))
         if kind not in REPLAYED_KINDS:
             continue
-        if kind == kinds.EMBEDDING and not row["replay_input"]:
-            continue  # inside a retriever, or recorded before texts were kept: runs live
         attrs = attributes_of(row["attributes"])
+        if semconv.LANGGRAPH_THREAD_ID in attrs:
+            threads.append(str(attrs[semconv.LANGGRAPH_THREAD_ID]))
+        if kind == kinds.EMBEDDING and not attrs.get(semconv.REPLAY_INPUT):
+            continue  # inside a retriever, or recorded before texts were kept: runs live
         if kind == kinds.EMBEDDING and attrs.get(semconv.EMBEDDING_METHOD) not in _EMBEDDINGS:
             continue  # a LlamaIndex embedding (a top-level one keeps its input): runs live
         calls.append(
@@ -381,11 +398,11 @@ def read(query: Query, trace_id: str) -> Recording:
                 kind=kind,
                 name=str(row["name"]),
                 position=len(calls),
-                start=row["start_time"],
-                end=row["end_time"],
+                start=_EPOCH + dt.timedelta(microseconds=row["start_us"]),
+                end=_time(row["end_us"]),
                 attributes=attrs,
-                inputs=hashes_of(row["replay_input"]),
-                outputs=hashes_of(row["replay_output"]),
+                inputs=hashes_of(attrs.get(semconv.REPLAY_INPUT)),
+                outputs=hashes_of(attrs.get(semconv.REPLAY_OUTPUT)),
                 error=(str(row["error_type"] or ""), str(row["status_message"] or ""))
                 if row["status"] == "error"
                 else None,
@@ -404,11 +421,12 @@ def read(query: Query, trace_id: str) -> Recording:
     root_out = hashes_of(root["replay_output"])
     wanted.update(root_in, root_out)
     blob_rows = query(
-        "SELECT hash, content FROM blobs WHERE list_contains(?, hash)",
+        "SELECT hash, content FROM _blob_rows WHERE hash IN (SELECT unnest(?))",
         [sorted(wanted)],
         scope=Scope(blobs=frozenset(wanted)),
     ).to_pylist()
-    threads = [str(r["thread_id"]) for r in (root, *rows) if r["thread_id"] is not None]
+    if root["thread_id"] is not None:
+        threads.insert(0, str(root["thread_id"]))
     recording = Recording(
         trace_id=trace_id,
         root_span_id=str(root["span_id"]),
@@ -416,8 +434,8 @@ def read(query: Query, trace_id: str) -> Recording:
         calls=calls,
         blobs={str(r["hash"]): str(r["content"]) for r in blob_rows},
         thread_id=threads[0] if threads else None,
-        start=root["start_time"],
-        end=root["end_time"],
+        start=_time(root["start_us"]),
+        end=_time(root["end_us"]),
         root_output_digest=root_out[0] if root_out else None,
     )
     if not root_in:

@@ -149,6 +149,10 @@ def view_ddl(
         f"CREATE OR REPLACE {temp}VIEW blobs AS "
         f"SELECT hash, any_value(content)::JSON AS content, any_value(size) AS size "
         f"FROM ({blobs_all}) GROUP BY hash",
+        # Private: the payload rows before ``blobs`` merges a hash found in the table
+        # and a segment. A reader that keys what it reads by hash (replay) skips the
+        # grouping (~0.8 ms a read).
+        f"CREATE OR REPLACE {temp}VIEW _blob_rows AS SELECT hash, content FROM ({blobs_all})",
         f"CREATE OR REPLACE {temp}VIEW environments AS "
         "SELECT environment_id, any_value(taken_at) AS taken_at, any_value(python) AS python, "
         "any_value(platform) AS platform, any_value(git_commit) AS git_commit, "
