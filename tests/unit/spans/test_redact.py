@@ -158,3 +158,39 @@ def test_a_new_environment_secret_is_seen_without_refresh(monkeypatch: pytest.Mo
     redact_text("warm the cache up")
     monkeypatch.setenv("LATE_API_KEY", "zz-late-value-9876")
     assert redact_text("value zz-late-value-9876 here") == f"value {REDACTED} here"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"usage_metadata":{"input_tokens":160,"output_tokens":20,"total_tokens":0}}',
+        "max_tokens=1000, token_usage: 3",
+        'token = "abcdef0123456789"',
+        "Token\t:\tabcdefgh",
+        "'api-key' = 'zzzzzzzzzzzz'",
+        "the KEY: value123456 and a key; and keys",
+        "passphrase=correct-horse-battery",
+        "PassWd:hunter2hunter2",
+        "shared_access_key = abcdefgh",
+        'a "secret"="x" and secrets: nothing',
+        "secret\n: not on one line",
+        "tokenization: a word, not a secret",
+        "keyboard: mechanical",
+    ],
+)
+def test_the_assignment_gate_never_skips_a_match(text: str) -> None:
+    # The gate keeps the assignment pattern from scanning texts it cannot match; it must
+    # say "possible" for every text the pattern matches.
+    from tracetape.spans import redact
+
+    if redact._ASSIGNMENT.search(text):  # pyright: ignore[reportPrivateUsage]
+        assert redact._assignment_possible(text.lower())  # pyright: ignore[reportPrivateUsage]
+
+
+def test_usage_counts_are_not_scanned_as_assignments() -> None:
+    from tracetape.spans import redact
+
+    usage = '{"input_tokens":160,"output_tokens":20,"total_tokens":0,"max_tokens":5}'
+    assert not redact._assignment_possible(usage)  # pyright: ignore[reportPrivateUsage]
+    assert redact_text(usage) == usage
+    assert redact._assignment_possible('{"access_token": "abc"}')  # pyright: ignore[reportPrivateUsage]
