@@ -289,35 +289,46 @@ def revive(text: str) -> Any:
 
 _TYPED = f'"type":"{typed.TYPE}"'
 """How a payload holding a value kept as what it was (`spans.typed`) reads."""
-_CALL_KINDS = ", ".join(f"'{k}'" for k in REPLAYED_KINDS)
-_EXTRACTED = ", ".join(
-    f"'{key}'"
-    for key in (
-        semconv.REPLAY_INPUT,
-        semconv.REPLAY_OUTPUT,
-        semconv.LANGGRAPH_STEP,
-        semconv.LANGGRAPH_THREAD_ID,
-    )
-)
-_ROOTS = ", ".join(f"'{k}'" for k in _ROOT_KINDS)
-# Only the calls' attributes are parsed (their replay values are read from them in
-# Python). Of the other spans (chains with large displayed inputs) only what replay
-# needs is extracted in SQL, in one pass over each span's JSON, and only from those
-# that hold any: LangGraph nodes (step, thread) and a root run (its kept input and
-# output; only a root run keeps one). Times come as epoch microseconds: turning
-# timestamps with a time zone into datetimes costs pyarrow ~3 µs each.
+
+# One pass over the trace's rows without their displayed inputs and outputs: the
+# ``replay`` column (schema v4) holds what replay reads of each span. Rows recorded
+# before it (NULL there) have the attributes read in a second query, only for the kinds
+# it holds them for. Times come as epoch microseconds: turning timestamps with a time
+# zone into datetimes costs pyarrow ~3 µs each.
 _READ = (
-    "SELECT span_id, parent_span_id, kind, name, start_us, end_us, status, "
-    "status_message, error_type, attributes, x[1] AS replay_input, x[2] AS replay_output, "
-    "TRY_CAST(x[3] AS INTEGER) AS step, x[4] AS thread_id FROM ("
     "SELECT span_id, parent_span_id, kind, name, epoch_us(start_time) AS start_us, "
-    "epoch_us(end_time) AS end_us, status, status_message, error_type, "
-    f"CASE WHEN kind IN ({_CALL_KINDS}) THEN attributes END AS attributes, "
-    f"CASE WHEN kind = '{kinds.NODE}' OR (kind IN ({_ROOTS}) AND "
-    f"contains(attributes, '\"{semconv.REPLAY_INPUT}\"')) "
-    f"THEN json_extract_string(attributes, [{_EXTRACTED}]) "
-    "END AS x FROM spans WHERE trace_id = ?) ORDER BY start_us, span_id"
+    "epoch_us(end_time) AS end_us, status, status_message, error_type, replay "
+    "FROM _span_rows WHERE trace_id = ? ORDER BY start_us, span_id"
 )
+_HELD_FOR = (*REPLAYED_KINDS, kinds.NODE, *_ROOT_KINDS)
+_OLDER = (
+    "SELECT span_id, attributes FROM _span_rows WHERE trace_id = ? AND replay IS NULL "
+    "AND kind IN (" + ", ".join(f"'{k}'" for k in _HELD_FOR) + ")"
+)
+
+
+def _rows(query: Query, trace_id: str) -> list[dict[str, Any]]:
+    """The trace's spans in start order, each with ``attrs``: what replay reads of it."""
+    scope = Scope(traces=frozenset([trace_id]))
+    rows = query(_READ, [trace_id], scope=scope).to_pylist()
+    older = [r for r in rows if r["replay"] is None and r["kind"] in _HELD_FOR]
+    if older:  # recorded by tracetape before schema v4
+        found = {
+            r["span_id"]: r["attributes"]
+            for r in query(_OLDER, [trace_id], scope=scope).to_pylist()
+        }
+        for row in older:
+            row["replay"] = found.get(row["span_id"])
+    for row in rows:
+        text = row["replay"]
+        attrs = attributes_of(text) if text and text != "{}" else {}
+        row["attrs"] = attrs
+        step = attrs.get(semconv.LANGGRAPH_STEP) if row["kind"] == kinds.NODE else None
+        row["step"] = step if isinstance(step, int) and not isinstance(step, bool) else None
+        thread = attrs.get(semconv.LANGGRAPH_THREAD_ID)
+        row["thread_id"] = str(thread) if thread is not None else None
+    return rows
+
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -369,7 +380,7 @@ def _inside(rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
 
 def read(query: Query, trace_id: str) -> Recording:
     """The recording of ``trace_id`` (raises `NotFoundError`, `NotReplayableError`)."""
-    rows = query(_READ, [trace_id], scope=Scope(traces=frozenset([trace_id]))).to_pylist()
+    rows = _rows(query, trace_id)
     if not rows:
         raise NotFoundError(f"no trace {trace_id!r} on the tape")
     root: dict[str, Any] | None = None
@@ -379,15 +390,13 @@ def read(query: Query, trace_id: str) -> Recording:
     threads: list[str] = []
     for row in rows:
         kind = str(row["kind"])
-        if root is None and kind in _ROOT_KINDS and row["replay_input"]:
+        attrs: dict[str, Any] = row["attrs"]
+        if root is None and kind in _ROOT_KINDS and attrs.get(semconv.REPLAY_INPUT):
             root = row
         if row["thread_id"] is not None:
-            threads.append(str(row["thread_id"]))
+            threads.append(row["thread_id"])
         if kind not in REPLAYED_KINDS:
             continue
-        attrs = attributes_of(row["attributes"])
-        if semconv.LANGGRAPH_THREAD_ID in attrs:
-            threads.append(str(attrs[semconv.LANGGRAPH_THREAD_ID]))
         if kind == kinds.EMBEDDING and not attrs.get(semconv.REPLAY_INPUT):
             continue  # inside a retriever, or recorded before texts were kept: runs live
         if kind == kinds.EMBEDDING and attrs.get(semconv.EMBEDDING_METHOD) not in _EMBEDDINGS:
@@ -417,8 +426,8 @@ def read(query: Query, trace_id: str) -> Recording:
             "it was recorded with content capture off, or not from a LangChain runnable"
         )
     wanted = {h for c in calls for h in (*c.inputs, *c.outputs)}
-    root_in = hashes_of(root["replay_input"])
-    root_out = hashes_of(root["replay_output"])
+    root_in = hashes_of(root["attrs"].get(semconv.REPLAY_INPUT))
+    root_out = hashes_of(root["attrs"].get(semconv.REPLAY_OUTPUT))
     wanted.update(root_in, root_out)
     blob_rows = query(
         "SELECT hash, content FROM _blob_rows WHERE hash IN (SELECT unnest(?))",

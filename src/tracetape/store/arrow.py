@@ -13,7 +13,7 @@ import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
-from tracetape.spans import semconv
+from tracetape.spans import kinds, semconv
 from tracetape.spans.encode import dumps, is_json
 from tracetape.store.schema.tables import BLOB_SCHEMA, ENVIRONMENT_SCHEMA, SPAN_SCHEMA
 
@@ -104,6 +104,35 @@ def attributes_json(attrs: dict[str, Any]) -> str:
     return _utf8(text)
 
 
+_SHOWN_ONLY = frozenset(
+    {
+        semconv.INPUT_MESSAGES,
+        semconv.OUTPUT_MESSAGES,
+        semconv.INPUT,
+        semconv.OUTPUT,
+        semconv.PROMPT_VALUES,
+        semconv.PROMPT_TEMPLATE,
+        semconv.RETRIEVAL_DOCUMENTS,
+        semconv.TOOL_CALL_RESULT,
+    }
+)
+"""Displayed inputs and outputs: most of a span's attribute bytes, never read by replay
+(it reads the whole payloads, by hash)."""
+_REPLAY_READS = frozenset({kinds.LLM, kinds.TOOL, kinds.RETRIEVER, kinds.EMBEDDING, kinds.NODE})
+
+
+def replay_json(kind: str, attrs: dict[str, Any]) -> str:
+    """The ``replay`` column: the attributes replay reads, of the spans it reads them
+    from (calls, LangGraph nodes, a root run that kept its input or output)."""
+    if (
+        kind not in _REPLAY_READS
+        and semconv.REPLAY_INPUT not in attrs
+        and semconv.REPLAY_OUTPUT not in attrs
+    ):
+        return "{}"
+    return attributes_json({k: v for k, v in attrs.items() if k not in _SHOWN_ONLY})
+
+
 def _first(attrs: dict[str, Any], keys: Sequence[str]) -> str | None:
     for key in keys:
         if key in attrs:
@@ -143,12 +172,13 @@ def span_values(
     model = attrs.get(semconv.RESPONSE_MODEL) or attrs.get(semconv.REQUEST_MODEL)
     replayable = attrs.get(semconv.REPLAYABLE)
     get = attrs.get
+    kind = get(semconv.KIND, "chain")
     return (
         format(ctx.trace_id, "032x") if ctx else None,
         format(ctx.span_id, "016x") if ctx else None,
         format(parent.span_id, "016x") if parent else None,
         span.name,
-        get(semconv.KIND, "chain"),
+        kind,
         get(semconv.OPERATION_NAME),
         _micros(start),
         _micros(end),
@@ -170,6 +200,7 @@ def span_values(
         list(tags) if isinstance(tags, tuple | list) else None,
         bool(replayable) if replayable is not None else None,
         _int(resource.get("process.pid")) or os.getpid(),
+        replay_json(str(kind), attrs),
     )
 
 

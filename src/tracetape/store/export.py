@@ -75,7 +75,9 @@ _TAPE_ROWS: dict[str, str] = {
         "end_time, duration_ms, status, status_message, error_type, model, provider, "
         "tool_name, input::VARCHAR AS input, output::VARCHAR AS output, "
         "attributes::VARCHAR AS attributes, input_tokens, output_tokens, run_id, "
-        "environment_id, replay_of, tags, replayable, NULL::BIGINT AS pid FROM ({spans})"
+        "environment_id, replay_of, tags, replayable, NULL::BIGINT AS pid, replay "
+        # The raw rows: the view leaves out ``replay``, which a replay of the new tape reads.
+        f"FROM _span_rows WHERE trace_id IN {_SELECTED} ORDER BY trace_id, start_time, span_id"
     ),
     "blobs": "SELECT hash, content::VARCHAR AS content, size FROM ({blobs})",
     "environments": (

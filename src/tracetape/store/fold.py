@@ -44,8 +44,9 @@ def fold_into(con: duckdb.DuckDBPyConnection, spool: Path) -> int:
             "SELECT segment FROM _folded WHERE segment IN (SELECT unnest(?))", [all_names]
         ).fetchall()
     }
+    spool_mod.ensure(spool)  # each folder's schema file, current: see `_insert`
     try:
-        folded_spans = _insert(con, pending, already)
+        folded_spans = _insert(con, spool, pending, already)
     except duckdb.Error:
         if _quarantine_unreadable(spool, pending):
             return 0
@@ -86,7 +87,10 @@ BLOB_NOT_DELETED = (
 
 
 def _insert(
-    con: duckdb.DuckDBPyConnection, pending: dict[str, list[Path]], already: set[str]
+    con: duckdb.DuckDBPyConnection,
+    spool: Path,
+    pending: dict[str, list[Path]],
+    already: set[str],
 ) -> int:
     folded_spans = 0
     folded: list[str] = []
@@ -97,6 +101,9 @@ def _insert(
             if not fresh:
                 continue
             folded.extend(Path(f).name for f in fresh)
+            # Read by column name with the folder's (empty) schema file: a segment an
+            # older version wrote reads the columns added since as NULL.
+            fresh.insert(0, str(spool / folder / spool_mod.SCHEMA_FILE))
             table = TABLES[folder]
             names = ", ".join(field.name for field in SEGMENT_SCHEMAS[folder])
             source = "read_parquet(?, union_by_name = true, filename = true)"

@@ -29,14 +29,38 @@ def spool_dir(tape_path: Path) -> Path:
     return tape_path.with_name(tape_path.stem + ".spool")
 
 
+_current_markers: dict[Path, int] = {}
+"""Schema files this process found (or made) current, with their modification time:
+each is read once, and again only if it was written since."""
+
+
 def ensure(spool: Path) -> None:
-    """Create the spool folders, each with an empty segment that fixes its schema."""
+    """Create the spool folders, each with an empty segment that fixes its schema.
+
+    A schema file an older version wrote (before a column was added) is written again:
+    the views read the segments by column name, and the schema file holds every column.
+    """
     for folder, schema in SEGMENT_SCHEMAS.items():
         path = spool / folder
         path.mkdir(parents=True, exist_ok=True)
         marker = path / SCHEMA_FILE
-        if not marker.exists():
+        try:
+            written = marker.stat().st_mtime_ns
+        except FileNotFoundError:
+            written = None
+        if written is not None and _current_markers.get(marker) == written:
+            continue
+        if written is None or not _holds(marker, schema):
             _write_atomic(schema.empty_table(), marker)
+            written = marker.stat().st_mtime_ns
+        _current_markers[marker] = written
+
+
+def _holds(marker: Path, schema: pa.Schema) -> bool:
+    try:
+        return set(schema.names) <= set(pq.read_schema(marker).names)
+    except (OSError, pa.ArrowInvalid):
+        return False  # unreadable: written again
 
 
 def _write_atomic(table: pa.Table, target: Path) -> None:

@@ -14,6 +14,8 @@ from tracetape.store.schema.tables import SPAN_SCHEMA
 
 START = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 TRACE = "1" * 32
+V3_SPAN_SCHEMA = SPAN_SCHEMA.remove(SPAN_SCHEMA.get_field_index("replay"))
+"""Span segments as versions 1-3 wrote them (v4 added ``replay``)."""
 SPOOLED_TRACE = "2" * 32
 
 
@@ -30,7 +32,7 @@ def create(path: Path, ddl: Sequence[str], version: int) -> duckdb.DuckDBPyConne
 
 def spool_one_span(path: Path, name: str, folders: Sequence[str] = ("spans",)) -> None:
     """The tape's spool with ``folders`` and one span segment (trace `SPOOLED_TRACE`) not
-    folded yet. Span segments have had the same columns in every version so far."""
+    folded yet, with the span columns versions 1-3 wrote (no ``replay``)."""
     spool = path.with_name("tape.spool")
     for folder in folders:
         (spool / folder).mkdir(parents=True)
@@ -43,5 +45,5 @@ def spool_one_span(path: Path, name: str, folders: Sequence[str] = ("spans",)) -
         "end_time": START,
         "status": "ok",
     }
-    segment = pa.Table.from_pylist([row], schema=SPAN_SCHEMA)
+    segment = pa.Table.from_pylist([row], schema=V3_SPAN_SCHEMA)
     pq.write_table(segment, spool / "spans" / "00000000000000000001-1-000001.parquet")

@@ -44,7 +44,8 @@ def _combined(folder: str, spool: Path, files: Sequence[str] | None = None) -> s
     ``files`` lists the segments to read (a snapshot taken by a reader); without it the
     view globs the folder, which persistent views for outside SQL users need. An empty
     list (nothing unfolded) selects the table alone: reading even an empty spool costs a
-    query ~2 ms.
+    query ~2 ms. Segments are matched by column name: one an older version wrote reads
+    a column added since as NULL.
     """
     table = TABLES[folder]
     names = ", ".join(field.name for field in SEGMENT_SCHEMAS[folder])
@@ -56,7 +57,7 @@ def _combined(folder: str, spool: Path, files: Sequence[str] | None = None) -> s
         glob = "[" + ", ".join(_quote(f) for f in files) + "]"
     return (
         f"SELECT {names} FROM {table} UNION ALL BY NAME "
-        f"SELECT {names} FROM read_parquet({glob}, filename = true) s "
+        f"SELECT {names} FROM read_parquet({glob}, union_by_name = true, filename = true) s "
         "WHERE parse_filename(filename) NOT IN (SELECT segment FROM _folded) "
         + _SPOOL_FILTERS.get(folder, "")
     )
@@ -146,6 +147,8 @@ def view_ddl(
     )
     return [
         f"CREATE OR REPLACE {temp}VIEW spans AS SELECT {span_columns} FROM ({spans_all})",
+        # Private: the span rows with every raw column (``replay`` too) and no casts.
+        f"CREATE OR REPLACE {temp}VIEW _span_rows AS {spans_all}",
         f"CREATE OR REPLACE {temp}VIEW blobs AS "
         f"SELECT hash, any_value(content)::JSON AS content, any_value(size) AS size "
         f"FROM ({blobs_all}) GROUP BY hash",
