@@ -57,3 +57,29 @@ def test_a_message_differing_in_anything_kept_is_encoded_for_itself(other):
     codec.encode(SystemMessage("You are a support agent."))
 
     assert codec.encode(other) == MessageCodec(capture_content=True).encode(other)
+
+
+def test_a_history_shown_again_is_joined_once_and_a_changed_one_anew():
+    history = [HumanMessage("what is 2 + 2?"), AIMessage("4"), HumanMessage("and 3 + 3?")]
+    codec = MessageCodec(capture_content=True)
+    fresh = MessageCodec(capture_content=True)
+
+    shown = io_json({"messages": history}, codec)
+    listed = codec.encode_list(history)
+    again = codec.encode_list(list(history))  # another list of the same messages
+    grown = [*history, AIMessage("6")]
+    replaced = [history[0], AIMessage("5"), history[2]]
+
+    assert again is listed and listed is not None
+    assert shown == io_json({"messages": history}, fresh)
+    assert io_json({"messages": grown}, codec) == io_json({"messages": grown}, fresh)
+    assert io_json({"messages": replaced}, codec) == io_json({"messages": replaced}, fresh)
+    assert (
+        json.loads(io_json({"messages": replaced}, codec))["messages"][1]["parts"][0]["content"]
+        == "5"
+    )
+    assert replay_payload({"messages": history}, codec) == replay_payload(
+        {"messages": history}, fresh
+    )
+    assert codec.encode_list([history[0], "not a message"]) is None
+    assert codec.encode_list([]) is None

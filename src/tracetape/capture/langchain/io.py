@@ -37,6 +37,9 @@ def _message_list(
     composed on every node's start and end."""
     if not isinstance(value, list | tuple):
         return None
+    whole = codec.encode_list(value[: _limit(payload)])  # pyright: ignore[reportUnknownArgumentType]
+    if whole is not None:  # messages only: the usual case, shown again and again
+        return whole.payload() if payload else whole.display()
     parts: list[str | None] = []
     found = False
     for item in value[: _limit(payload)]:  # pyright: ignore[reportUnknownVariableType]

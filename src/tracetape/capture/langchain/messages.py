@@ -59,12 +59,39 @@ class EncodedMessage:
     """The payload's content hash (`content_hash`)."""
 
 
+@dataclass(slots=True)
+class EncodedList:
+    """A list of messages, each encoded, and the list's JSON texts once asked for."""
+
+    items: tuple[BaseMessage, ...]
+    """The messages themselves: held so that their ids, the cache key, stay theirs."""
+    encoded: tuple[EncodedMessage, ...]
+    _display: str | None = None
+    _payload: str | None = None
+
+    def display(self) -> str:
+        """A JSON array of the messages' displays."""
+        if self._display is None:
+            self._display = "[" + ",".join(e.display for e in self.encoded) + "]"
+        return self._display
+
+    def payload(self) -> str:
+        """A JSON array of the messages' payloads (LangChain's form)."""
+        if self._payload is None:
+            self._payload = "[" + ",".join(e.payload for e in self.encoded) + "]"
+        return self._payload
+
+
 class MessageCodec:
     """Encodes messages, caching by object identity (bounded)."""
 
     def __init__(self, capture_content: bool) -> None:
         self.capture_content = capture_content
         self._cache: OrderedDict[int, tuple[BaseMessage, EncodedMessage]] = OrderedDict()
+        self._lists: dict[tuple[int, ...], EncodedList] = {}
+        """Lists of messages by their items' ids. A LangGraph step shows its history
+        several times (node, chain, prompt values, routing, tool node): each list is
+        joined once, and shown again for the cost of a tuple of ids."""
         self._plain: OrderedDict[tuple[type, str, str | None], EncodedMessage] = OrderedDict()
         """Encodings of plain system and user messages by content: a prompt template
         formats its system message anew on every call, the same each time."""
@@ -103,6 +130,27 @@ class MessageCodec:
         display = encoded.display[:-1] + ',"finish_reason":' + dumps(finish_reason) + "}"
         return EncodedMessage(display, encoded.payload, encoded.digest)
 
+    def encode_list(self, items: Sequence[Any]) -> EncodedList | None:
+        """The encodings of a list of messages (cached while the same objects are
+        passed, in the same order); None when an item is no message, or none is."""
+        key = tuple(map(id, items))
+        hit = self._lists.get(key)
+        if hit is not None:
+            return hit
+        if not items:
+            return None
+        encoded: list[EncodedMessage] = []
+        for item in items:
+            if not isinstance(item, BaseMessage):
+                return None
+            encoded.append(self.encode(item))
+        entry = EncodedList(tuple(items), tuple(encoded))  # pyright: ignore[reportUnknownArgumentType]
+        with self._lock:
+            self._lists[key] = entry
+            if len(self._lists) > _LIST_CACHE_SIZE:
+                del self._lists[next(iter(self._lists))]
+        return entry
+
     def _payload(self, message: BaseMessage, display: str) -> str:
         """LangChain's serialised form; content-free (the display) when content is off."""
         if not self.capture_content:
@@ -114,6 +162,7 @@ class MessageCodec:
 
 
 _PLAIN_CACHE_SIZE = 256
+_LIST_CACHE_SIZE = 64
 
 
 def _plain_key(message: BaseMessage) -> tuple[type, str, str | None] | None:

@@ -253,8 +253,12 @@ def _value_json(value: Any, codec: MessageCodec) -> str:
     message's text taken from the codec (encoded once per message object)."""
     if isinstance(value, BaseMessage):
         return codec.encode(value).display
-    if isinstance(value, list | tuple) and any(isinstance(v, BaseMessage) for v in value):  # pyright: ignore[reportUnknownVariableType]
-        return "[" + ",".join(_value_json(v, codec) for v in value) + "]"  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list | tuple):
+        whole = codec.encode_list(value)  # pyright: ignore[reportUnknownArgumentType]
+        if whole is not None:
+            return whole.display()
+        if any(isinstance(v, BaseMessage) for v in value):  # pyright: ignore[reportUnknownVariableType]
+            return "[" + ",".join(_value_json(v, codec) for v in value) + "]"  # pyright: ignore[reportUnknownVariableType]
     return dumps(to_jsonable(value))
 
 
