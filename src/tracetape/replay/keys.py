@@ -5,7 +5,9 @@ params and tools. So each message object, each stored payload text and each attr
 text is keyed once per replay; what is derived from the recording alone (its payloads'
 keys, each recorded call's key) is kept with it (`Recording.memo`) for the next replay
 of the same trace. A live message stored as a recorded payload (the same content hash)
-shares that payload's key: one stored text, one key.
+shares that payload's key: one stored text, one key. And a request whose messages are
+stored as exactly the recorded call's payloads (the same hashes, in order) is that
+call's request without keying any: the usual case of an unchanged replay.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from tracetape.replay import requests
 from tracetape.replay.recording import RecordedCall, Recording, json_value
 from tracetape.spans import semconv
 
-CallKey = tuple[list[str], str | None, str | None]
-"""A model call's message keys, and its params and tools as canonical JSON (None where
-not kept whole)."""
+CallConfig = tuple[str | None, str | None]
+"""A model call's params and tools as canonical JSON (None where not kept whole)."""
 
 
 def json_attr(attrs: Mapping[str, Any], key: str, live: bool = False) -> Any:
@@ -42,11 +43,31 @@ class RequestKeys:
         own, cached encoding); without it a message is serialised again here."""
         self.recording = recording
         self._encode = encode
-        # The object is held with its key, so its id stays unique while it is.
+        # The object is held with what was derived of it, so its id stays unique.
         self._live: dict[int, tuple[Any, str]] = {}
+        self._encoded: dict[int, tuple[Any, str, str]] = {}
         self._stored: dict[str, str] = recording.memo.setdefault("message_keys", {})
-        self._calls: dict[str, CallKey] = recording.memo.setdefault("call_keys", {})
+        self._calls: dict[str, list[str]] = recording.memo.setdefault("call_keys", {})
+        self._configs: dict[str, CallConfig] = recording.memo.setdefault("call_configs", {})
         self._canonical: dict[str, str] = {}
+
+    def digests(self, messages: list[Any]) -> tuple[str, ...] | None:
+        """The content hashes the messages are stored under (capture's encoding, cached);
+        None without it."""
+        encode = self._encode
+        if encode is None:
+            return None
+        return tuple(self._stored_form(m, encode)[1] for m in messages)
+
+    def _stored_form(
+        self, message: Any, encode: Callable[[Any], tuple[str, str]]
+    ) -> tuple[str, str]:
+        hit = self._encoded.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1], hit[2]
+        text, digest = encode(message)
+        self._encoded[id(message)] = (message, text, digest)
+        return text, digest
 
     def live(self, message: Any) -> str:
         """The key of a message the re-run sends."""
@@ -54,7 +75,7 @@ class RequestKeys:
         if hit is not None and hit[0] is message:
             return hit[1]
         if self._encode is not None:
-            text, digest = self._encode(message)
+            text, digest = self._stored_form(message, self._encode)
             key = self.stored(digest, lambda: json_value(text))
         else:
             key = requests.message_key(requests.live_message(message))
@@ -81,21 +102,28 @@ class RequestKeys:
             found = self._canonical[text] = requests.canonical(json_value(text))
         return found
 
-    def recorded(self, call: RecordedCall) -> CallKey:
-        """The key of a recorded model call."""
+    def recorded(self, call: RecordedCall) -> list[str]:
+        """The keys of a recorded model call's messages."""
         hit = self._calls.get(call.span_id)
-        if hit is not None:
-            return hit
-        keys = [
-            self.stored(digest, lambda d=digest: self.recording.payload(d))
-            for digest in call.inputs
-        ]
-        params = json_attr(call.attributes, semconv.INVOCATION_PARAMS)
-        tools = json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
-        hit = (
-            keys,
-            None if params is None else requests.canonical(params),
-            None if tools is None else requests.canonical(tools),
-        )
-        self._calls[call.span_id] = hit
+        if hit is None:
+            hit = self._calls[call.span_id] = [
+                self.stored(digest, lambda d=digest: self.recording.payload(d))
+                for digest in call.inputs
+            ]
+        return hit
+
+    def recorded_message(self, digest: str) -> str:
+        """The key of the recorded message stored as payload ``digest``."""
+        return self.stored(digest, lambda: self.recording.payload(digest))
+
+    def config(self, call: RecordedCall) -> CallConfig:
+        """A recorded model call's params and tools as canonical JSON."""
+        hit = self._configs.get(call.span_id)
+        if hit is None:
+            params = json_attr(call.attributes, semconv.INVOCATION_PARAMS)
+            tools = json_attr(call.attributes, semconv.TOOL_DEFINITIONS)
+            hit = self._configs[call.span_id] = (
+                None if params is None else requests.canonical(params),
+                None if tools is None else requests.canonical(tools),
+            )
         return hit

@@ -16,8 +16,8 @@ from langchain_core.runnables import RunnableLambda
 
 import tracetape
 from tracetape.errors import NotFoundError
+from tracetape.replay import ReplayDivergence, requests
 from tracetape.replay import recordings as recordings_module
-from tracetape.replay import requests
 from tracetape.replay.recordings import Recordings
 from tracetape.replay.session import Source, published
 
@@ -104,10 +104,20 @@ def test_each_stored_message_is_keyed_once_for_the_recording_and_the_re_run(tape
     monkeypatch.setattr(requests, "message_key", lambda m: keyed.append(m) or message_key(m))
 
     first = tape.replay(trace_id, app=app)
-    # The re-run stores each message as the recording did: one key per stored text.
-    assert first.same_output and len(keyed) == 2
-    again = tape.replay(trace_id, app=app)
-    assert again.same_output and len(keyed) == 2  # kept with the recording
+    # The re-run stores each message as the recording did: the same payload hashes are
+    # the same request, and nothing needs keying.
+    assert first.same_output and keyed == []
+    terse = ChatPromptTemplate.from_messages([("system", "Be terser."), ("human", "{question}")])
+    changed = terse | FakeListChatModel(responses=["Paris."])
+    with pytest.raises(ReplayDivergence):
+        tape.replay(trace_id, app=changed)
+    # Told apart by key where the stored texts differ: the recorded system message's and
+    # the re-run's (the comparison stops at the first that differs).
+    assert len(keyed) == 2
+    with pytest.raises(ReplayDivergence):
+        tape.replay(trace_id, app=changed)
+    # The recording's keys are kept with it; only the re-run's own new text is keyed again.
+    assert len(keyed) == 3
 
 
 def slow_chain(seconds: float) -> Any:
