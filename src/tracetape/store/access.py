@@ -324,7 +324,7 @@ def _bind_views(
     }
     # A folder with nothing unfolded (in scope) has its view read the table alone.
     listed = {
-        folder: [str(spool / folder / spool_mod.SCHEMA_FILE), *map(str, found)] if found else []
+        folder: [str(spool_mod.schema_file(spool, folder)), *map(str, found)] if found else []
         for folder, found in unfolded.items()
     }
     key = tuple(tuple(files) for files in listed.values())

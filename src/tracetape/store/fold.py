@@ -103,7 +103,7 @@ def _insert(
             folded.extend(Path(f).name for f in fresh)
             # Read by column name with the folder's (empty) schema file: a segment an
             # older version wrote reads the columns added since as NULL.
-            fresh.insert(0, str(spool / folder / spool_mod.SCHEMA_FILE))
+            fresh.insert(0, str(spool_mod.schema_file(spool, folder)))
             table = TABLES[folder]
             names = ", ".join(field.name for field in SEGMENT_SCHEMAS[folder])
             source = "read_parquet(?, union_by_name = true, filename = true)"

@@ -9,6 +9,7 @@ see half a file. Folding (`tracetape.store.fold`) moves segments into DuckDB tab
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import time
@@ -41,13 +42,12 @@ def ensure(spool: Path) -> None:
     the views read the segments by column name, and the schema file holds every column.
     """
     for folder, schema in SEGMENT_SCHEMAS.items():
-        path = spool / folder
-        path.mkdir(parents=True, exist_ok=True)
-        marker = path / SCHEMA_FILE
+        path, marker = _folders(spool)[folder]
         try:
             written = marker.stat().st_mtime_ns
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             written = None
+            path.mkdir(parents=True, exist_ok=True)
         if written is not None and _current_markers.get(marker) == written:
             continue
         if written is None or not _holds(marker, schema):
@@ -88,17 +88,41 @@ def write_segment(spool: Path, folder: str, table: pa.Table) -> Path:
     return target
 
 
+_listed: dict[Path, tuple[tuple[str, ...], list[Path]]] = {}
+"""The last listing of each folder: the same names give the same Path objects, so a
+reader comparing listings (every query) compares them by identity."""
+
+
+@functools.lru_cache(maxsize=64)
+def _folders(spool: Path) -> dict[str, tuple[Path, Path]]:
+    """Each spool folder and its schema file (pathlib joins cost ~5 µs each, and a
+    reader lists the folders on every query)."""
+    return {folder: (spool / folder, spool / folder / SCHEMA_FILE) for folder in SEGMENT_SCHEMAS}
+
+
+def schema_file(spool: Path, folder: str) -> Path:
+    """The (empty) Parquet file that fixes ``folder``'s schema for the views."""
+    return _folders(spool)[folder][1]
+
+
 def segments(spool: Path, folder: str) -> list[Path]:
     """Finished segments of ``folder``, oldest first (the schema file excluded)."""
-    path = spool / folder
+    path = _folders(spool)[folder][0]
     try:
-        names = sorted(
-            entry.name
-            for entry in os.scandir(path)
-            if entry.name.endswith(".parquet") and not entry.name.startswith(("_", "."))
+        names = tuple(
+            sorted(
+                entry.name
+                for entry in os.scandir(path)
+                if entry.name.endswith(".parquet") and not entry.name.startswith(("_", "."))
+            )
         )
     except (FileNotFoundError, NotADirectoryError):
         # No spool yet, or a broken one: nothing to fold; the exporter reports the
         # failed writes and keeps their spans queued.
         return []
-    return [path / name for name in names]
+    last = _listed.get(path)
+    if last is not None and last[0] == names:
+        return list(last[1])
+    found = [path / name for name in names]
+    _listed[path] = (names, found)
+    return list(found)
