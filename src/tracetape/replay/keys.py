@@ -13,11 +13,23 @@ call's request without keying any: the usual case of an unchanged replay.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tracetape.replay import requests
 from tracetape.replay.recording import RecordedCall, Recording, json_value
 from tracetape.spans import semconv
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """Capture's own encoding of live messages (cached there)."""
+
+    encode: Callable[[Any], tuple[str, str]]
+    """A message's stored form (JSON text) and its content hash."""
+    digests: Callable[[list[Any]], tuple[str, ...] | None]
+    """The content hashes of a list of messages (None: not all are messages)."""
+
 
 CallConfig = tuple[str | None, str | None]
 """A model call's params and tools as canonical JSON (None where not kept whole)."""
@@ -36,13 +48,12 @@ def json_attr(attrs: Mapping[str, Any], key: str, live: bool = False) -> Any:
 class RequestKeys:
     """The keys of one replay's live and recorded requests (see the module)."""
 
-    def __init__(
-        self, recording: Recording, encode: Callable[[Any], tuple[str, str]] | None
-    ) -> None:
-        """``encode`` gives a live message's stored form and its content hash (capture's
-        own, cached encoding); without it a message is serialised again here."""
+    def __init__(self, recording: Recording, encoder: Encoder | None) -> None:
+        """``encoder``: capture's own, cached encoding of live messages; without it a
+        message is serialised again here."""
         self.recording = recording
-        self._encode = encode
+        self._encoder = encoder
+        self._encode = encoder.encode if encoder is not None else None
         # The object is held with what was derived of it, so its id stays unique.
         self._live: dict[int, tuple[Any, str]] = {}
         self._encoded: dict[int, tuple[Any, str, str]] = {}
@@ -55,8 +66,11 @@ class RequestKeys:
         """The content hashes the messages are stored under (capture's encoding, cached);
         None without it."""
         encode = self._encode
-        if encode is None:
+        if self._encoder is None or encode is None:
             return None
+        found = self._encoder.digests(messages)
+        if found is not None:
+            return found
         return tuple(self._stored_form(m, encode)[1] for m in messages)
 
     def _stored_form(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from tracetape.replay import openai_sdk, requests
-from tracetape.replay.keys import RequestKeys, json_attr
+from tracetape.replay.keys import Encoder, RequestKeys, json_attr
 from tracetape.replay.recording import (
     REPLAYED_KINDS,
     NotReplayableError,
@@ -56,11 +56,11 @@ class Player:
         recording: Recording,
         live: Iterable[str] = (),
         on_divergence: OnDivergence = "stop",
-        encode: Callable[[Any], tuple[str, str]] | None = None,
+        encoder: Encoder | None = None,
         recorder: Recorder | None = None,
     ) -> None:
-        """``encode`` gives a live message's stored form as JSON text and its content
-        hash (capture's own, cached encoding); by default it is serialised again here.
+        """``encoder`` gives live messages' stored forms as JSON text and their content
+        hashes (capture's own, cached encoding); by default they are serialised here.
         ``recorder`` records the re-run's raw ``openai`` SDK calls when capture does not
         (see `openai_record`)."""
         self.recorder = recorder
@@ -83,7 +83,7 @@ class Player:
         """Calls answered from the recording so far."""
         self.ran_live = 0
         """Calls that ran for real so far (pinned by ``live`` or after a divergence)."""
-        self.keys = RequestKeys(recording, encode)
+        self.keys = RequestKeys(recording, encoder)
 
     def check_kept(self) -> None:
         """Raise `NotReplayableError` for a recorded call whose payloads were not kept

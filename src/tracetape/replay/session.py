@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracetape.replay import _compat, checkpoints, ending, requests, typed_values
+from tracetape.replay.keys import Encoder
 from tracetape.replay.player import OnDivergence, Player
 from tracetape.replay.recording import NotReplayableError, Query, Recording
 from tracetape.replay.result import Replay
@@ -90,8 +91,8 @@ def _codec(source: Source) -> Any:
     return codec if getattr(codec, "capture_content", False) else None
 
 
-def _encoder(source: Source) -> Callable[[Any], tuple[str, str]] | None:
-    """A message's stored form and its hash, from the tape handler's codec."""
+def _encoder(source: Source) -> Encoder | None:
+    """Messages' stored forms and hashes, from the tape handler's codec (cached)."""
     codec = _codec(source)
     if codec is None:
         return None
@@ -100,7 +101,11 @@ def _encoder(source: Source) -> Callable[[Any], tuple[str, str]] | None:
         encoded = codec.encode(message)
         return encoded.payload, encoded.digest
 
-    return encode
+    def digests(messages: list[Any]) -> tuple[str, ...] | None:
+        found = codec.encode_list(messages)
+        return found.digests() if found is not None else None
+
+    return Encoder(encode, digests)
 
 
 def _warn_if_redacted(recording: Recording) -> None:

@@ -68,6 +68,13 @@ class EncodedList:
     encoded: tuple[EncodedMessage, ...]
     _display: str | None = None
     _payload: str | None = None
+    _digests: tuple[str, ...] | None = None
+
+    def digests(self) -> tuple[str, ...]:
+        """The messages' payload hashes, in order."""
+        if self._digests is None:
+            self._digests = tuple(e.digest for e in self.encoded)
+        return self._digests
 
     def display(self) -> str:
         """A JSON array of the messages' displays."""
@@ -318,7 +325,8 @@ def encode_history(
     blobs: dict[str, str],
 ) -> tuple[str, list[str], bool]:
     """Display JSON (newest kept when cut), payload hashes, and whether all were kept."""
-    encoded = [codec.encode(m) for m in messages]
+    found = codec.encode_list(messages)
+    encoded = found.encoded if found is not None else [codec.encode(m) for m in messages]
     hashes: list[str] = []
     whole = True
     for item in encoded:
