@@ -91,13 +91,27 @@ def _utf8(text: str) -> str:
 
 def attributes_json(attrs: dict[str, Any]) -> str:
     """All attributes as one JSON object; JSON-valued attributes nest as JSON, not strings."""
+    return _attribute_texts(attrs, replay=False)[0]
+
+
+def _attribute_texts(attrs: dict[str, Any], *, replay: bool) -> tuple[str, str]:
+    """`attributes_json`, and (``replay``) the same without `_SHOWN_ONLY` keys ("{}"
+    otherwise): each JSON-valued attribute is checked once for both."""
     plain: dict[str, Any] = {}
-    nested: list[str] = []
+    nested: list[tuple[str, str]] = []
     for key, value in attrs.items():
         if key in _JSON_ATTRIBUTES and isinstance(value, str) and is_json(value):
-            nested.append(_ENCODER.encode(key) + ":" + value)
+            nested.append((key, _ENCODER.encode(key) + ":" + value))
         else:
             plain[key] = value
+    whole = _object(plain, [part for _, part in nested])
+    if not replay:
+        return whole, "{}"
+    kept = {key: value for key, value in plain.items() if key not in _SHOWN_ONLY}
+    return whole, _object(kept, [part for key, part in nested if key not in _SHOWN_ONLY])
+
+
+def _object(plain: dict[str, Any], nested: list[str]) -> str:
     text = _ENCODER.encode(plain)
     if nested:
         text = text[:-1] + ("," if plain else "") + ",".join(nested) + "}"
@@ -121,16 +135,10 @@ _SHOWN_ONLY = frozenset(
 _REPLAY_READS = frozenset({kinds.LLM, kinds.TOOL, kinds.RETRIEVER, kinds.EMBEDDING, kinds.NODE})
 
 
-def replay_json(kind: str, attrs: dict[str, Any]) -> str:
-    """The ``replay`` column: the attributes replay reads, of the spans it reads them
-    from (calls, LangGraph nodes, a root run that kept its input or output)."""
-    if (
-        kind not in _REPLAY_READS
-        and semconv.REPLAY_INPUT not in attrs
-        and semconv.REPLAY_OUTPUT not in attrs
-    ):
-        return "{}"
-    return attributes_json({k: v for k, v in attrs.items() if k not in _SHOWN_ONLY})
+def _replay_read(kind: str, attrs: dict[str, Any]) -> bool:
+    """Whether replay reads the span's attributes (the ``replay`` column holds them):
+    calls, LangGraph nodes, a root run that kept its input or output."""
+    return kind in _REPLAY_READS or semconv.REPLAY_INPUT in attrs or semconv.REPLAY_OUTPUT in attrs
 
 
 def _first(attrs: dict[str, Any], keys: Sequence[str]) -> str | None:
@@ -173,6 +181,7 @@ def span_values(
     replayable = attrs.get(semconv.REPLAYABLE)
     get = attrs.get
     kind = get(semconv.KIND, "chain")
+    attributes, replay = _attribute_texts(attrs, replay=_replay_read(str(kind), attrs))
     return (
         format(ctx.trace_id, "032x") if ctx else None,
         format(ctx.span_id, "016x") if ctx else None,
@@ -191,7 +200,7 @@ def span_values(
         get(semconv.TOOL_NAME),
         _first(attrs, _INPUT_KEYS),
         _first(attrs, _OUTPUT_KEYS),
-        attributes_json(attrs),
+        attributes,
         _int(get(semconv.USAGE_INPUT_TOKENS)),
         _int(get(semconv.USAGE_OUTPUT_TOKENS)),
         get(semconv.RUN_ID),
@@ -200,7 +209,7 @@ def span_values(
         list(tags) if isinstance(tags, tuple | list) else None,
         bool(replayable) if replayable is not None else None,
         _int(resource.get("process.pid")) or os.getpid(),
-        replay_json(str(kind), attrs),
+        replay,
     )
 
 
