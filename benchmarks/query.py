@@ -134,6 +134,7 @@ def make_spans(first: int, count: int, total: int, now: dt.datetime, seed: int) 
             "tags": pa.array([["bench"]] * n, pa.list_(pa.string())),
             "replayable": pa.array([True] * n, pa.bool_()),
             "pid": pa.array([1] * n, pa.int64()),
+            "replay": pa.array(["{}"] * n, pa.string()),
         },
         schema=SPAN_SCHEMA,
     )
