@@ -397,8 +397,10 @@ def read(query: Query, trace_id: str) -> Recording:
             threads.append(row["thread_id"])
         if kind not in REPLAYED_KINDS:
             continue
-        if kind == kinds.EMBEDDING and not attrs.get(semconv.REPLAY_INPUT):
-            continue  # inside a retriever, or recorded before texts were kept: runs live
+        if kind == kinds.EMBEDDING and attrs.get(semconv.REPLAY_INPUT) in (None, ""):
+            # Inside a retriever, or recorded before texts were kept: runs live. (An
+            # empty list marks texts too big to keep: the call keeps its place.)
+            continue
         if kind == kinds.EMBEDDING and attrs.get(semconv.EMBEDDING_METHOD) not in _EMBEDDINGS:
             continue  # a LlamaIndex embedding (a top-level one keeps its input): runs live
         calls.append(

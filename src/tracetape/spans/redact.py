@@ -237,17 +237,14 @@ def redact_text(text: str) -> str:
     if "://" in out and "@" in out:
         out = _URL_PASSWORD.sub(REDACTED, out)
     lowered = out.lower()
-    if (
-        "bearer" in lowered
-        or "key" in lowered
-        or "secret" in lowered
-        or "passw" in lowered
-        or "token" in lowered
-    ):
-        if "bearer" in lowered:
-            out = _BEARER.sub(REDACTED, out)
-        if ("=" in out or ":" in out) and _assignment_possible(lowered):
-            out = _ASSIGNMENT.sub(_assignment, out)
+    if "\u017f" in lowered:  # the long s: the name patterns (case-insensitive) read it as "s"
+        lowered = lowered.replace("\u017f", "s")
+    if "bearer" in lowered:
+        out = _BEARER.sub(REDACTED, out)
+    # Exact: every name the pattern matches ends in a word `_assignment_possible` looks
+    # for ("passphrase" too, which an earlier word test here let through).
+    if ("=" in out or ":" in out) and _assignment_possible(lowered):
+        out = _ASSIGNMENT.sub(_assignment, out)
     env = _env_pattern()
     if env is not None:
         values, pattern = env
