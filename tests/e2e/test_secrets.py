@@ -231,34 +231,3 @@ def test_capture_content_off_keeps_metrics_and_drops_content(tmp_path, openai_se
         "tool result": "answered lisbon",
     }
     _assert_nowhere(tmp_path, path, {**SECRETS, **content})
-
-
-def test_a_value_redacted_for_its_key_is_redacted_where_a_prompt_renders_it(tmp_path):
-    from langchain_core.language_models import FakeListChatModel
-    from langchain_core.prompts import ChatPromptTemplate
-
-    secret = "zq81-Xk2w-PLMN-7731-rendered"  # no known credential shape: found by its key
-    prompt = ChatPromptTemplate.from_messages(
-        [("system", "Call the service with key {api_key}."), ("human", "{question}")]
-    )
-
-    def app() -> Any:
-        return prompt | FakeListChatModel(responses=[f"{CANARY}: done"])
-
-    path = tmp_path / "tape.duckdb"
-    tape = tracetape.open(path)
-    try:
-        app().invoke(
-            {"question": "status?", "api_key": secret}, config={"callbacks": [tape.langchain()]}
-        )
-        tape.flush()
-        trace_id = str(tape.traces().trace_id[0])
-        # The re-run is given the recorded input, "[REDACTED]" for the key, and renders
-        # that: the same request as the one recorded, so it replays without divergence.
-        replay = tape.replay(trace_id, app=app())
-        assert replay.same_output and replay.divergences == [] and replay.from_tape == 1
-    finally:
-        tape.close()
-
-    text = _assert_nowhere(tmp_path, path, {"rendered_key": secret})
-    assert "Call the service with key [REDACTED]." in text  # the rest of the text is kept

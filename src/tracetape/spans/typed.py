@@ -21,7 +21,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from tracetape.spans.encode import ordered
-from tracetape.spans.redact import REDACTED, is_secret_key, learn, redact_text
+from tracetape.spans.redact import REDACTED, is_secret_key, redact_text
 
 TYPE: Final = "tracetape"
 """The ``type`` of a value stored here (LangChain's own are ``constructor`` etc.)."""
@@ -113,10 +113,7 @@ def other_keys(value: dict[Any, Any]) -> bool:
 
 
 def _secret(key: Any, value: Any) -> bool:
-    if isinstance(key, str) and is_secret_key(key) and value not in (None, ""):
-        learn(value)
-        return True
-    return False
+    return isinstance(key, str) and is_secret_key(key) and value not in (None, "")
 
 
 def _langchain_serialisable(value: BaseModel) -> bool:

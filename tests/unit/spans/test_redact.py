@@ -196,21 +196,3 @@ def test_usage_counts_are_not_scanned_as_assignments() -> None:
     assert not redact._assignment_possible(usage)  # pyright: ignore[reportPrivateUsage]
     assert redact_text(usage) == usage
     assert redact._assignment_possible('{"access_token": "abc"}')  # pyright: ignore[reportPrivateUsage]
-
-
-def test_a_value_learned_from_its_key_is_replaced_in_free_text() -> None:
-    from tracetape.spans.redact import learn
-
-    learn("plain-learned-value-9931")
-    learn("short")  # too short to hunt: ordinary words would be blanked out
-    learn("password")  # a plain word
-
-    assert redact_text("send plain-learned-value-9931 now") == f"send {REDACTED} now"
-    assert redact_text("a short password here") == "a short password here"
-
-
-def test_a_keyed_value_is_learned_where_it_is_redacted() -> None:
-    from tracetape.spans.encode import to_jsonable
-
-    assert to_jsonable({"db_password": "keyed-value-for-learning-57"}) == {"db_password": REDACTED}
-    assert redact_text("echo keyed-value-for-learning-57") == f"echo {REDACTED}"

@@ -37,7 +37,6 @@ from tracetape.capture.langchain.messages import MessageCodec, messages_json
 from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
-from tracetape.spans.redact import REDACTED, is_secret_key, learn
 
 # The prompt object whose invoke() is running (set by `_inject`).
 current_prompt: contextvars.ContextVar[Any] = contextvars.ContextVar(
@@ -267,14 +266,10 @@ def _values_json(inputs: Any, codec: MessageCodec) -> str:
     """The variables' values as one JSON text (an object when ``inputs`` is a mapping)."""
     if not isinstance(inputs, Mapping):
         return _value_json(inputs, codec)
-    parts: list[str] = []
-    for key, value in inputs.items():  # pyright: ignore[reportUnknownVariableType]
-        name = str(key)  # pyright: ignore[reportUnknownArgumentType]
-        if is_secret_key(name) and value not in (None, ""):
-            learn(value)  # the template may render it: replaced there too
-            parts.append(dumps(name) + ":" + dumps(REDACTED))
-        else:
-            parts.append(dumps(name) + ":" + _value_json(value, codec))
+    parts = [
+        dumps(str(k)) + ":" + _value_json(v, codec)
+        for k, v in inputs.items()  # pyright: ignore[reportUnknownVariableType]
+    ]
     return "{" + ",".join(parts) + "}"
 
 
