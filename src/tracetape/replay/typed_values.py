@@ -1,6 +1,5 @@
 """Build again the values a payload keeps as what they were (see `tracetape.spans.typed`):
-datetimes, decimals, bytes, tuples, sets, pydantic models, dicts with keys other than
-strings and LangGraph ``Command``s."""
+datetimes, decimals, bytes, tuples, sets, pydantic models and LangGraph ``Command``s."""
 
 from __future__ import annotations
 
@@ -62,7 +61,6 @@ def _build(ident: tuple[str, ...], kwargs: Mapping[str, Any]) -> Any:
         typed.SET: lambda: set(items),
         typed.FROZENSET: lambda: frozenset(items),
         typed.PYDANTIC: lambda: _model(str(kwargs["class"]), kwargs["fields"]),
-        typed.DICT: lambda: {key: item for key, item in items},
         semconv.COMMAND_PAYLOAD_ID: lambda: _command(kwargs),
     }
     build = builders.get(ident)

@@ -1,12 +1,11 @@
 """Values JSON would hand back as another type, kept for replay as what they were.
 
 A datetime stored as JSON comes back as text, a tuple as a list, a pydantic model as a
-dict, a dict's int keys as strings: an app replayed with them may fail or take another
-path. A replay payload keeps each of them in LangChain's serialised shape under an id of
-its own (``"type": "tracetape"``, which LangChain's loader never sees), and replay
-builds the value again (`tracetape.replay.typed_values`). A pydantic model is built
-again only from a class the replaying process has imported already: a tape never makes
-it import anything.
+dict: an app replayed with them may fail or take another path. A replay payload keeps
+each of them in LangChain's serialised shape under an id of its own (``"type":
+"tracetape"``, which LangChain's loader never sees), and replay builds the value again
+(`tracetape.replay.typed_values`). A pydantic model is built again only from a class
+the replaying process has imported already: a tape never makes it import anything.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from tracetape.spans.encode import ordered
-from tracetape.spans.redact import REDACTED, is_secret_key, redact_text
+from tracetape.spans.redact import redact_text
 
 TYPE: Final = "tracetape"
 """The ``type`` of a value stored here (LangChain's own are ``constructor`` etc.)."""
@@ -33,8 +32,6 @@ TUPLE: Final = ("builtins", "tuple")
 SET: Final = ("builtins", "set")
 FROZENSET: Final = ("builtins", "frozenset")
 PYDANTIC: Final = ("pydantic", "BaseModel")
-DICT: Final = ("builtins", "dict")
-"""A dict with a key other than a string (JSON would turn ``{1: "a"}`` into ``{"1": "a"}``)."""
 
 
 def stored(ident: tuple[str, ...], kwargs: Mapping[str, str]) -> str:
@@ -61,13 +58,6 @@ def encode(value: Any, compose: Callable[[Any], str]) -> str | None:
         return stored(BYTES, {"base64": json.dumps(base64.b64encode(kept).decode("ascii"))})
     if isinstance(value, tuple):
         return stored(TUPLE, {"items": compose(list(value))})  # pyright: ignore[reportUnknownArgumentType]
-    if isinstance(value, dict) and other_keys(value):  # pyright: ignore[reportUnknownArgumentType]
-        # As [key, value] pairs; a value under a secret's name is redacted as in a map.
-        pairs = [
-            [key, REDACTED if _secret(key, item) else item]
-            for key, item in value.items()  # pyright: ignore[reportUnknownVariableType]
-        ]
-        return stored(DICT, {"items": compose(pairs)})
     if isinstance(value, set | frozenset):
         ident = SET if isinstance(value, set) else FROZENSET
         # In a stable order: a set iterates differently in every process.
@@ -95,8 +85,6 @@ def found_in(value: Any, depth: int = 0, also: Callable[[Any], bool] | None = No
     if depth >= _DEPTH:
         return False
     if isinstance(value, Mapping):
-        if isinstance(value, dict) and other_keys(value):  # pyright: ignore[reportUnknownArgumentType]
-            return True
         return any(found_in(v, depth + 1, also) for v in value.values())  # pyright: ignore[reportUnknownVariableType]
     if isinstance(value, list):
         return any(found_in(v, depth + 1, also) for v in value)  # pyright: ignore[reportUnknownVariableType]
@@ -105,15 +93,6 @@ def found_in(value: Any, depth: int = 0, also: Callable[[Any], bool] | None = No
 
 _DEPTH = 4
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
-
-
-def other_keys(value: dict[Any, Any]) -> bool:
-    """Whether a dict has a key other than a string."""
-    return any(type(key) is not str for key in value)
-
-
-def _secret(key: Any, value: Any) -> bool:
-    return isinstance(key, str) and is_secret_key(key) and value not in (None, "")
 
 
 def _langchain_serialisable(value: BaseModel) -> bool:

@@ -68,10 +68,6 @@ def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool, keep: b
     command = command_fields(value) if payload and keep and depth < _MAX_DEPTH else None
     if command is not None:
         return _command(command, codec, depth)
-    if payload and keep and isinstance(value, dict) and typed.other_keys(value):  # pyright: ignore[reportUnknownArgumentType]
-        kept = typed.encode(value, lambda item: _compose(item, codec, depth + 1, True))
-        if kept is not None:  # int keys stay ints (JSON would make them strings)
-            return kept
     if depth < _MAX_DEPTH and isinstance(value, Mapping):
         parts: list[str] = []
         for key, item in list(value.items())[: _limit(payload)]:
