@@ -231,3 +231,29 @@ def test_capture_content_off_keeps_metrics_and_drops_content(tmp_path, openai_se
         "tool result": "answered lisbon",
     }
     _assert_nowhere(tmp_path, path, {**SECRETS, **content})
+
+
+def test_a_prompt_s_values_redact_a_secret_named_input(tmp_path):
+    from langchain_core.language_models import FakeListChatModel
+    from langchain_core.prompts import ChatPromptTemplate
+
+    secret = "zq81-Xk2w-PLMN-7731-unrendered"  # no known credential shape: found by its key
+    prompt = ChatPromptTemplate.from_messages([("human", "{question}")])
+    path = tmp_path / "tape.duckdb"
+    tape = tracetape.open(path)
+    try:
+        # The whole input reaches the prompt, which shows its values: the key the
+        # template does not use is there too.
+        (prompt | FakeListChatModel(responses=["ok"])).invoke(
+            {"question": CANARY, "api_key": secret}, config={"callbacks": [tape.langchain()]}
+        )
+        tape.flush()
+        values = tape.sql(
+            "SELECT attributes->>'tracetape.prompt.variable_values' AS v FROM spans "
+            "WHERE kind = 'prompt'"
+        ).v.tolist()
+    finally:
+        tape.close()
+
+    assert len(values) == 1 and CANARY in values[0] and "[REDACTED]" in values[0]
+    _assert_nowhere(tmp_path, path, {"unrendered_key": secret})

@@ -37,6 +37,7 @@ from tracetape.capture.langchain.messages import MessageCodec, messages_json
 from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
+from tracetape.spans.redact import REDACTED, is_secret_key
 
 # The prompt object whose invoke() is running (set by `_inject`).
 current_prompt: contextvars.ContextVar[Any] = contextvars.ContextVar(
@@ -266,10 +267,13 @@ def _values_json(inputs: Any, codec: MessageCodec) -> str:
     """The variables' values as one JSON text (an object when ``inputs`` is a mapping)."""
     if not isinstance(inputs, Mapping):
         return _value_json(inputs, codec)
-    parts = [
-        dumps(str(k)) + ":" + _value_json(v, codec)
-        for k, v in inputs.items()  # pyright: ignore[reportUnknownVariableType]
-    ]
+    parts: list[str] = []
+    for key, value in inputs.items():  # pyright: ignore[reportUnknownVariableType]
+        name = str(key)  # pyright: ignore[reportUnknownArgumentType]
+        if is_secret_key(name) and value not in (None, ""):
+            parts.append(dumps(name) + ":" + dumps(REDACTED))  # as in any other input
+        else:
+            parts.append(dumps(name) + ":" + _value_json(value, codec))
     return "{" + ",".join(parts) + "}"
 
 
