@@ -33,7 +33,7 @@ from tracetape.replay.keys import Encoder
 from tracetape.replay.player import OnDivergence, Player
 from tracetape.replay.recording import NotReplayableError, Query, Recording
 from tracetape.replay.result import Replay
-from tracetape.spans import semconv
+from tracetape.spans import semconv, typed
 from tracetape.spans.redact import REDACTED
 
 if TYPE_CHECKING:
@@ -162,15 +162,20 @@ def _same_output(source: Source, recording: Recording, output: Any) -> bool | No
         # LangGraph adds the pending interrupts (each with a fresh id) to what invoke
         # returns; the graph run's output, which capture records, never holds them.
         output = {k: v for k, v in output.items() if k != _INTERRUPTS}  # pyright: ignore[reportUnknownVariableType]
-    recorded = recording.payload(digest)
-    # A tape recorded before typed values were kept stored a tuple as a list, a model
-    # as its repr: the output is encoded as that tape would have kept it.
-    keep = typed_values.holds_typed(recorded)
+    known = recording.memo.get("output")
+    if known is None:  # derived from the recording alone: kept with it
+        text = recording.blobs[digest]
+        recorded = recording.payload(digest)
+        # A tape recorded before typed values were kept stored a tuple as a list, a
+        # model as its repr: the output is encoded as that tape would have kept it.
+        keep = typed.TYPE in text and typed_values.holds_typed(recorded)
+        known = recording.memo["output"] = (keep, requests.comparable(recorded))
+    keep, had = known
     try:
         now = json.loads(replay_payload(output, codec, keep=keep))
     except (TypeError, ValueError):
         return None
-    return requests.comparable(now) == requests.comparable(recorded)
+    return requests.comparable(now) == had
 
 
 def _finish(
