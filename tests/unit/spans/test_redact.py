@@ -196,3 +196,55 @@ def test_usage_counts_are_not_scanned_as_assignments() -> None:
     assert not redact._assignment_possible(usage)  # pyright: ignore[reportPrivateUsage]
     assert redact_text(usage) == usage
     assert redact._assignment_possible('{"access_token": "abc"}')  # pyright: ignore[reportPrivateUsage]
+
+
+@pytest.mark.parametrize(
+    ("name", "learned"),
+    [
+        ("api_key", True),
+        ("OPENAI_API_KEY", True),
+        ("db_password", True),
+        ("GITHUB_TOKEN", True),
+        ("access_token", True),
+        ("client_secret", True),
+        ("token", False),  # a logprobs entry's text
+        ("next_page_token", False),  # a cursor
+        ("pwd", False),  # a directory
+        ("secretary", False),
+        ("password_hint", False),
+        ("s3_key", False),
+        ("api_key_name", False),
+    ],
+)
+def test_only_a_credential_s_value_is_hunted_in_other_text(name: str, learned: bool) -> None:
+    from tracetape.spans.redact import learn
+
+    value = f"value-of-{name.lower()}-4471"
+    learn(name, value)
+
+    assert (redact_text(f"echo {value} now") == f"echo {REDACTED} now") is learned
+
+
+def test_short_or_plain_values_are_not_hunted() -> None:
+    from tracetape.spans.redact import learn
+
+    learn("password", "short")
+    learn("password", "password")
+
+    assert redact_text("a short password here") == "a short password here"
+
+
+def test_encodings_made_before_a_credential_was_learned_are_made_again() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from tracetape.capture.langchain.messages import MessageCodec
+    from tracetape.spans.redact import learn
+
+    codec = MessageCodec(capture_content=True)
+    message = HumanMessage("my password is cached-before-learning-8812")
+    assert "cached-before-learning-8812" in codec.encode(message).display
+
+    learn("password", "cached-before-learning-8812")
+
+    assert "cached-before-learning-8812" not in codec.encode(message).display
+    assert "cached-before-learning-8812" not in codec.encode(message).payload
