@@ -257,35 +257,3 @@ def test_a_prompt_s_values_redact_a_secret_named_input(tmp_path):
 
     assert len(values) == 1 and CANARY in values[0] and "[REDACTED]" in values[0]
     _assert_nowhere(tmp_path, path, {"unrendered_key": secret})
-
-
-def test_a_credential_redacted_for_its_key_is_redacted_where_a_prompt_renders_it(tmp_path):
-    from langchain_core.language_models import FakeListChatModel
-    from langchain_core.prompts import ChatPromptTemplate
-
-    secret = "zq81-Xk2w-PLMN-7731-rendered"  # no known credential shape: found by its key
-    partial = "pq55-Rt7y-QWER-0022-partial"
-    prompt = ChatPromptTemplate.from_messages(
-        [("system", "Use key {api_key} and {db_password}."), ("human", "{question}")]
-    ).partial(db_password=partial)
-
-    def app() -> Any:
-        return prompt | FakeListChatModel(responses=[f"{CANARY}: done"])
-
-    path = tmp_path / "tape.duckdb"
-    tape = tracetape.open(path)
-    try:
-        app().invoke(
-            {"question": "status?", "api_key": secret}, config={"callbacks": [tape.langchain()]}
-        )
-        tape.flush()
-        trace_id = str(tape.traces().trace_id[0])
-        # The re-run is given the recorded input, "[REDACTED]" for the key, and renders
-        # that: the same request as the one recorded, so it replays without divergence.
-        replay = tape.replay(trace_id, app=app())
-        assert replay.same_output and replay.divergences == [] and replay.from_tape == 1
-    finally:
-        tape.close()
-
-    text = _assert_nowhere(tmp_path, path, {"rendered_key": secret, "partial": partial})
-    assert "Use key [REDACTED] and [REDACTED]." in text  # the rest of the text is kept

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import orjson
 
-from tracetape.spans.redact import REDACTED, is_secret_key, learn, redact_text
+from tracetape.spans.redact import REDACTED, is_secret_key, redact_text
 
 TRUNCATION_MARKER: Final = "…[tracetape: truncated {shown} of {total} chars]"
 MAX_DEPTH: Final = 32
@@ -153,7 +153,6 @@ def _mapping(
             # are schemas, not secrets; a tool definition must survive for re-runs.
             out[name] = _walk(item, depth, walk)
         elif is_secret_key(name) and not (item is None or (isinstance(item, str) and not item)):
-            learn(name, item)
             out[name] = REDACTED
         elif name == "properties" and isinstance(item, Mapping) and depth < MAX_DEPTH:
             out[name] = _schema_properties(item, depth, walk)

@@ -8,9 +8,8 @@ Three rules, cheapest first:
    GitHub/Slack/Hugging Face/Groq/xAI/LangSmith/Stripe/... keys, bearer tokens, JWTs,
    private-key blocks, URL passwords) and for ``name=value`` / ``"name": "value"`` pairs
    whose name is a secret's (only the value is replaced);
-3. the literal values of this process's environment variables named like a secret, and
-   of values rule 1 replaced under a credential's name (`learn`), are replaced wherever
-   they appear, whatever their shape.
+3. the literal values of this process's environment variables named like a secret are
+   replaced wherever they appear, whatever their shape.
 
 Example:
     >>> redact_text("call with Authorization: Bearer abcdefghijklmnop")
@@ -24,7 +23,6 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from typing import Final
 
 REDACTED: Final = "[REDACTED]"
@@ -177,53 +175,6 @@ def _env_pattern() -> tuple[tuple[str, ...], re.Pattern[str]] | None:
         return _env_values
 
 
-_CREDENTIAL_NAME: Final = re.compile(
-    r"(?i)(^|[_\-.])(api[_\-]?key|apikey|secret[_\-]?key|client[_\-]?secret|secret|password|"
-    r"passwd|passphrase|private[_\-]?key|access[_\-]?key|session[_\-]?key|account[_\-]?key|"
-    r"(access|refresh|auth|api|id|bearer|session|github|gitlab|slack|hf|openai)[_\-]?token|"
-    r"authorization|credentials?)$"
-)
-"""Names whose value is a credential, not merely secret-looking (``token`` alone names a
-logprobs entry's text, ``next_page_token`` a cursor, ``pwd`` a directory)."""
-_learned_lock = threading.Lock()
-_learned: OrderedDict[str, None] = OrderedDict()
-_learned_state: tuple[tuple[str, ...], re.Pattern[str]] | None = None
-_learned_generation = 0
-_LEARNED_MAX: Final = 256
-"""Values held at most (the most recently seen): each text is searched for all of them."""
-
-
-def learn(name: str, value: object) -> None:
-    """Remember a value redacted for its key's name when that name is a credential's
-    (``{"api_key": ...}``, ``password=...``), to replace it wherever else it appears in
-    this process: a prompt that renders it, the messages sent, a tool's output. Short or
-    plain-word values are not hunted (as for the environment's)."""
-    global _learned_state, _learned_generation
-    if (
-        not isinstance(value, str)
-        or not _worth_redacting(value)
-        or REDACTED in value
-        or not _CREDENTIAL_NAME.search(name)
-    ):
-        return
-    with _learned_lock:
-        if value in _learned:
-            _learned.move_to_end(value)
-            return
-        _learned[value] = None
-        if len(_learned) > _LEARNED_MAX:
-            _learned.popitem(last=False)
-        values = sorted(_learned, key=len, reverse=True)
-        _learned_state = (tuple(values), re.compile("|".join(re.escape(v) for v in values)))
-        _learned_generation += 1
-
-
-def learned_generation() -> int:
-    """Changes whenever a new value is learned: text encoded before may hold it, so a
-    cache of redacted text is dropped when this changes."""
-    return _learned_generation
-
-
 def refresh_environment() -> None:
     """Forget the cached environment secrets (after the user changes ``os.environ``)."""
     global _env_snapshot
@@ -249,8 +200,6 @@ def _assignment(match: re.Match[str]) -> str:
     for group, quote in (("dq", '"'), ("sq", "'"), ("value", "")):
         value = match.group(group)
         if value is not None:
-            if secret:
-                learn(name, value)
             shown = REDACTED if secret else redact_text(value)
             return f"{head}{sep}{quote}{shown}{quote}"
     return match.group(0)
@@ -296,22 +245,11 @@ def redact_text(text: str) -> str:
     # for ("passphrase" too, which an earlier word test here let through).
     if ("=" in out or ":" in out) and _assignment_possible(lowered):
         out = _ASSIGNMENT.sub(_assignment, out)
-    for known in (_env_pattern(), _learned_state):
-        if known is not None:
-            values, any_of = known
-            for value in values:  # substring tests first: most texts hold none
-                if value in out:
-                    out = any_of.sub(REDACTED, out)
-                    break
+    env = _env_pattern()
+    if env is not None:
+        values, pattern = env
+        for value in values:  # substring tests first: most texts hold none
+            if value in out:
+                out = pattern.sub(REDACTED, out)
+                break
     return out
-
-
-def _after_fork_in_child() -> None:
-    # Another thread may have held a lock at fork(); the child gets fresh ones.
-    global _env_lock, _learned_lock
-    _env_lock = threading.Lock()
-    _learned_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -17,7 +17,7 @@ from tracetape.capture.langchain._compat import command_fields, is_command
 from tracetape.capture.langchain.messages import MessageCodec
 from tracetape.spans import semconv, typed
 from tracetape.spans.encode import dumps, redacted_dumps, to_jsonable
-from tracetape.spans.redact import REDACTED, is_secret_key, learn
+from tracetape.spans.redact import REDACTED, is_secret_key
 
 _MAX_ITEMS = 500
 """Items of one list or map shown in a displayed value; a replay payload keeps them all
@@ -73,7 +73,6 @@ def _compose(value: Any, codec: MessageCodec, depth: int, payload: bool, keep: b
         for key, item in list(value.items())[: _limit(payload)]:
             name = str(key)
             if is_secret_key(name) and item not in (None, ""):
-                learn(name, item)
                 rendered = json.dumps(REDACTED)
             else:
                 rendered = _compose(item, codec, depth + 1, payload, keep)

@@ -19,7 +19,7 @@ from tracetape._safety import attempt
 from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, limit, to_jsonable
 from tracetape.spans.recorder import Recorder
-from tracetape.spans.redact import REDACTED, is_secret_key, learn, redact_text
+from tracetape.spans.redact import REDACTED, is_secret_key, redact_text
 
 _PARAM_ATTRS = {
     "temperature": semconv.REQUEST_TEMPERATURE,
@@ -148,7 +148,6 @@ def _config_value(value: Any, secret: bool) -> Any:
             name = str(key)  # pyright: ignore[reportUnknownArgumentType]
             keep = isinstance(item, Mapping) and _is_secret_node(item)  # pyright: ignore[reportUnknownArgumentType]
             if not keep and is_secret_key(name) and item not in (None, ""):
-                learn(name, item)
                 out[_config_text(name)] = REDACTED
             else:
                 hidden = secret or name.lower() in _SECRET_CONTAINERS

@@ -24,7 +24,7 @@ from langchain_core.messages import (
 
 from tracetape.spans.encode import content_hash, dumps, limit, redacted_dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
-from tracetape.spans.redact import learned_generation, redact_text
+from tracetape.spans.redact import redact_text
 
 _ROLES = {
     "human": "user",
@@ -103,12 +103,9 @@ class MessageCodec:
         """Encodings of plain system and user messages by content: a prompt template
         formats its system message anew on every call, the same each time."""
         self._lock = threading.Lock()
-        self._generation = learned_generation()
 
     def encode(self, message: BaseMessage, finish_reason: str | None = None) -> EncodedMessage:
         """The encodings of ``message`` (cached while the same object is passed)."""
-        if self._generation != learned_generation():
-            self._forget()
         key = id(message)
         # A lookup needs no lock: a dict read is atomic, and the entry holds the message,
         # so an id reused by another object never matches.
@@ -140,19 +137,9 @@ class MessageCodec:
         display = encoded.display[:-1] + ',"finish_reason":' + dumps(finish_reason) + "}"
         return EncodedMessage(display, encoded.payload, encoded.digest)
 
-    def _forget(self) -> None:
-        """Drop every cached encoding: redaction learned a secret they may hold."""
-        with self._lock:
-            self._generation = learned_generation()
-            self._cache.clear()
-            self._plain.clear()
-            self._lists.clear()
-
     def encode_list(self, items: Sequence[Any]) -> EncodedList | None:
         """The encodings of a list of messages (cached while the same objects are
         passed, in the same order); None when an item is no message, or none is."""
-        if self._generation != learned_generation():
-            self._forget()
         key = tuple(map(id, items))
         hit = self._lists.get(key)
         if hit is not None:

@@ -37,7 +37,7 @@ from tracetape.capture.langchain.messages import MessageCodec, messages_json
 from tracetape.spans import semconv
 from tracetape.spans.encode import dumps, to_jsonable
 from tracetape.spans.recorder import Recorder
-from tracetape.spans.redact import REDACTED, is_secret_key, learn
+from tracetape.spans.redact import REDACTED, is_secret_key
 
 # The prompt object whose invoke() is running (set by `_inject`).
 current_prompt: contextvars.ContextVar[Any] = contextvars.ContextVar(
@@ -271,7 +271,6 @@ def _values_json(inputs: Any, codec: MessageCodec) -> str:
     for key, value in inputs.items():  # pyright: ignore[reportUnknownVariableType]
         name = str(key)  # pyright: ignore[reportUnknownArgumentType]
         if is_secret_key(name) and value not in (None, ""):
-            learn(name, value)  # the template may render it: replaced there too
             parts.append(dumps(name) + ":" + dumps(REDACTED))  # as in any other input
         else:
             parts.append(dumps(name) + ":" + _value_json(value, codec))
@@ -310,8 +309,6 @@ def start_attributes(
         names = [str(n) for n in declared] if isinstance(declared, list) else []  # pyright: ignore[reportUnknownVariableType]
     else:
         return attrs
-    for name, value in partials.items():  # rendered like the inputs: learned first
-        learn(str(name), value)
     attrs[semconv.PROMPT_CLASS] = cls_name
     attrs[semconv.PROMPT_HASH] = template_hash(cls_name, parts, partials)
     found = formats(parts)
