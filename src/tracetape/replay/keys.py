@@ -3,8 +3,8 @@
 A conversation sends its whole history on every model call, and a bound model the same
 params and tools. So each message object, each stored payload text and each attribute
 text is keyed once per replay; what is derived from the recording alone (its payloads'
-keys, each recorded call's key) is kept with it (`Recording.memo`) for the next replay
-of the same trace. A live message stored as a recorded payload (the same content hash)
+keys, each recorded call's params and tools) is kept with it (`Recording.memo`) for the
+next replay of the same trace. A live message stored as a recorded payload (the same content hash)
 shares that payload's key: one stored text, one key. And a request whose messages are
 stored as exactly the recorded call's payloads (the same hashes, in order) is that
 call's request without keying any: the usual case of an unchanged replay.
@@ -53,43 +53,29 @@ class RequestKeys:
         message is serialised again here."""
         self.recording = recording
         self._encoder = encoder
-        self._encode = encoder.encode if encoder is not None else None
-        # The object is held with what was derived of it, so its id stays unique.
+        # The object is held with its key, so its id stays unique while it is.
         self._live: dict[int, tuple[Any, str]] = {}
-        self._encoded: dict[int, tuple[Any, str, str]] = {}
         self._stored: dict[str, str] = recording.memo.setdefault("message_keys", {})
-        self._calls: dict[str, list[str]] = recording.memo.setdefault("call_keys", {})
         self._configs: dict[str, CallConfig] = recording.memo.setdefault("call_configs", {})
         self._canonical: dict[str, str] = {}
 
     def digests(self, messages: list[Any]) -> tuple[str, ...] | None:
-        """The content hashes the messages are stored under (capture's encoding, cached);
-        None without it."""
-        encode = self._encode
-        if self._encoder is None or encode is None:
+        """The content hashes the messages are stored under (capture's encoding, cached
+        there); None without it."""
+        if self._encoder is None:
             return None
         found = self._encoder.digests(messages)
         if found is not None:
             return found
-        return tuple(self._stored_form(m, encode)[1] for m in messages)
-
-    def _stored_form(
-        self, message: Any, encode: Callable[[Any], tuple[str, str]]
-    ) -> tuple[str, str]:
-        hit = self._encoded.get(id(message))
-        if hit is not None and hit[0] is message:
-            return hit[1], hit[2]
-        text, digest = encode(message)
-        self._encoded[id(message)] = (message, text, digest)
-        return text, digest
+        return tuple(self._encoder.encode(m)[1] for m in messages)
 
     def live(self, message: Any) -> str:
         """The key of a message the re-run sends."""
         hit = self._live.get(id(message))
         if hit is not None and hit[0] is message:
             return hit[1]
-        if self._encode is not None:
-            text, digest = self._stored_form(message, self._encode)
+        if self._encoder is not None:
+            text, digest = self._encoder.encode(message)
             key = self.stored(digest, lambda: json_value(text))
         else:
             key = requests.message_key(requests.live_message(message))
@@ -115,16 +101,6 @@ class RequestKeys:
         if found is None:
             found = self._canonical[text] = requests.canonical(json_value(text))
         return found
-
-    def recorded(self, call: RecordedCall) -> list[str]:
-        """The keys of a recorded model call's messages."""
-        hit = self._calls.get(call.span_id)
-        if hit is None:
-            hit = self._calls[call.span_id] = [
-                self.stored(digest, lambda d=digest: self.recording.payload(d))
-                for digest in call.inputs
-            ]
-        return hit
 
     def recorded_message(self, digest: str) -> str:
         """The key of the recorded message stored as payload ``digest``."""

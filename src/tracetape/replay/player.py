@@ -189,22 +189,18 @@ class Player:
             return None
         attrs = _live_attributes(kinds.LLM)
         digests = self.keys.digests(messages)
-        keys: list[str] = []
         asked_params = self.keys.canonical(attrs, semconv.INVOCATION_PARAMS)
         asked_tools = self.keys.canonical(attrs, semconv.TOOL_DEFINITIONS)
 
         def same_messages(call: RecordedCall) -> bool:
-            if digests is None:
-                if not keys:
-                    keys.extend(self.keys.live(m) for m in messages)
-                return self.keys.recorded(call) == keys
-            if len(digests) != len(call.inputs):
+            if len(messages) != len(call.inputs):
                 return False
             # A message stored as the very payload recorded there is the same; the
             # others (a new id LangGraph gave the user's input) compare by key.
             return all(
-                asked == had or self.keys.live(message) == self.keys.recorded_message(had)
-                for asked, had, message in zip(digests, call.inputs, messages, strict=True)
+                (digests is not None and digests[i] == had)
+                or self.keys.live(message) == self.keys.recorded_message(had)
+                for i, (message, had) in enumerate(zip(messages, call.inputs, strict=True))
             )
 
         def same(call: RecordedCall) -> bool:
